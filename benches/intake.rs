@@ -1,0 +1,210 @@
+//! Intake benchmark: `POST /referrals` with a FHIR message Bundle over TLS with
+//! keep-alive, presenting a client certificate, at 1 and 64 connections.
+//!
+//! Run: `cargo bench --bench intake` (env: BENCH_SECS=10, BENCH_CONNECTIONS="1 64").
+//! It initialises a demo configuration in a temp folder, starts the release
+//! `refgate` binary as its own process (so its memory can be read from /proc), and
+//! drives it from this process with a small HTTP/1.1 client on tokio-rustls. Every
+//! request carries different content, so each one is a new durable referral.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const FIXTURE: &str = include_str!("../fixtures/json/FJ01.json");
+const MARKER: &str = "Telephone CBT for chronic pain";
+
+fn main() -> anyhow::Result<()> {
+    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let conns: Vec<usize> = std::env::var("BENCH_CONNECTIONS")
+        .unwrap_or_else(|_| "1 64".into())
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let dir = tempfile::tempdir()?;
+    refgate::init::init(dir.path())?;
+    let port = free_port()?;
+    let mut server = start_server(dir.path(), port)?;
+    let result = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?.block_on(async {
+        wait_ready(dir.path(), port).await?;
+        println!("refgate intake benchmark: {secs}s per run, release build, demo configuration, SQLite on {}", dir.path().display());
+        println!("{:>11} {:>10} {:>10} {:>9} {:>9} {:>9} {:>12}", "connections", "requests", "req/s", "p50 ms", "p99 ms", "errors", "server RSS");
+        for &c in &conns {
+            let r = run(dir.path(), port, c, Duration::from_secs(secs)).await?;
+            let rss = peak_rss_kib(server.id()).map(|k| format!("{} MiB", k / 1024)).unwrap_or_else(|| "?".into());
+            println!(
+                "{:>11} {:>10} {:>10.0} {:>9.2} {:>9.2} {:>9} {:>12}",
+                c, r.ok, r.ok as f64 / r.elapsed.as_secs_f64(), r.p(0.50), r.p(0.99), r.errors, rss
+            );
+        }
+        anyhow::Ok(())
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn start_server(dir: &Path, port: u16) -> anyhow::Result<Child> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_refgate"))
+        .args(["serve", "--config"])
+        .arg(dir.join("refgate.toml"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()?)
+}
+
+/// Peak resident memory (VmHWM) of the server process, in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct Report {
+    ok: u64,
+    errors: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u64>,
+}
+
+impl Report {
+    fn p(&self, q: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * q).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+}
+
+fn tls_config(dir: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(dir.join("certs/ca.pem"))? {
+        roots.add(c?)?;
+    }
+    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("certs/orgs/RCB55.pem"))?.collect::<Result<_, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(dir.join("certs/orgs/RCB55-key.pem"))?;
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)?;
+    Ok(Arc::new(cfg))
+}
+
+async fn wait_ready(dir: &Path, port: u16) -> anyhow::Result<()> {
+    let cfg = tls_config(dir)?;
+    for _ in 0..300 {
+        if let Ok(mut c) = Conn::open(cfg.clone(), port).await {
+            if c.request("GET", "/healthz", "").await.map(|(s, _)| s == 200).unwrap_or(false) {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("gateway did not become ready")
+}
+
+async fn run(dir: &Path, port: u16, connections: usize, duration: Duration) -> anyhow::Result<Report> {
+    let cfg = tls_config(dir)?;
+    let counter = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (cfg, counter, stop) = (cfg.clone(), counter.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(cfg, port).await?;
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let body = FIXTURE.replacen(MARKER, &format!("{MARKER} (bench {n} {})", std::process::id()), 1);
+                let t = Instant::now();
+                match conn.request("POST", "/referrals", &body).await {
+                    Ok((201, _)) => {
+                        ok += 1;
+                        lat.push(t.elapsed().as_micros() as u64);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            anyhow::Ok((ok, errors, lat))
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut report = Report { ok: 0, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
+    for t in tasks {
+        let (ok, errors, lat) = t.await??;
+        report.ok += ok;
+        report.errors += errors;
+        report.latencies_us.extend(lat);
+    }
+    report.elapsed = started.elapsed();
+    report.latencies_us.sort_unstable();
+    Ok(report)
+}
+
+/// One keep-alive HTTP/1.1 connection over TLS.
+struct Conn {
+    stream: tokio_rustls::client::TlsStream<TcpStream>,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(cfg: Arc<rustls::ClientConfig>, port: u16) -> anyhow::Result<Self> {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+        tcp.set_nodelay(true)?;
+        let name = ServerName::try_from("localhost")?.to_owned();
+        let stream = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp).await?;
+        Ok(Self { stream, buf: Vec::with_capacity(16 * 1024) })
+    }
+
+    async fn request(&mut self, method: &str, path: &str, body: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        self.stream.write_all(head.as_bytes()).await?;
+        self.stream.write_all(body.as_bytes()).await?;
+        self.stream.flush().await?;
+        self.buf.clear();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buf[..end])?.to_owned();
+                let status: u16 = head.split_whitespace().nth(1).unwrap_or("0").parse()?;
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                while self.buf.len() < end + 4 + len {
+                    let n = self.stream.read(&mut chunk).await?;
+                    anyhow::ensure!(n > 0, "connection closed");
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                return Ok((status, self.buf[end + 4..end + 4 + len].to_vec()));
+            }
+            let n = self.stream.read(&mut chunk).await?;
+            anyhow::ensure!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}

@@ -1,0 +1,82 @@
+//! The HTTPS API: routes, authentication and error mapping, nothing else.
+//!
+//! Handlers extract, call one stage function, and map the result. SQL, rules and
+//! record handling live in the stages. Only `app` uses this module.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod fhir;
+pub mod health;
+pub mod inbox;
+pub mod referrals;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
+
+use crate::deliver::DeliverContext;
+use crate::intake::IntakeContext;
+use crate::telemetry::metrics::{Metrics, RouteLabels};
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub intake: IntakeContext,
+    pub deliver: DeliverContext,
+    pub directory: Arc<auth::Directory>,
+    pub metrics: Arc<Metrics>,
+    pub max_body_bytes: usize,
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/metrics", web::get().to(health::metrics))
+        .route("/referrals", web::post().to(referrals::submit))
+        .route("/referrals/{id}", web::get().to(referrals::status))
+        .route("/fhir/metadata", web::get().to(fhir::metadata))
+        .route(
+            "/fhir/$process-message",
+            web::post().to(fhir::process_message),
+        )
+        .route("/inbox", web::get().to(inbox::list))
+        .route("/inbox/{id}", web::get().to(inbox::download))
+        .route(
+            "/inbox/{id}/acknowledge",
+            web::post().to(inbox::acknowledge),
+        )
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(error::ApiError::NotFound)
+        }));
+}
+
+/// Records latency per route pattern (never the concrete path, which holds ids).
+pub async fn record_latency(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
+    let res = next.call(req).await?;
+    if let Some(m) = metrics {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let labels = RouteLabels {
+            route,
+            status: res.status().as_u16().to_string(),
+        };
+        m.requests
+            .get_or_create(&labels)
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(res)
+}

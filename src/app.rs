@@ -1,0 +1,140 @@
+//! Building and running the gateway: `App::build(settings)` binds the listener and
+//! wires every stage; `run_until_stopped` serves until a shutdown signal, then lets
+//! in-flight requests finish and closes the store (which commits pending writes).
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App as ActixApp, HttpServer, web};
+use anyhow::Context;
+
+use crate::api::{self, AppState, auth::Directory};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::crypto::DataKeys;
+use crate::deliver::DeliverContext;
+use crate::intake::IntakeContext;
+use crate::route::Router;
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+use crate::telemetry::metrics::Metrics;
+use crate::tls;
+
+/// A bound, ready-to-run gateway.
+pub struct App {
+    port: u16,
+    server: Server,
+    store: Arc<dyn Store>,
+}
+
+impl App {
+    /// Opens the store, loads keys and certificates, binds the listener.
+    ///
+    /// # Errors
+    /// Any start-up failure, with context naming what failed.
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// As [`App::build`], with an injected clock (tests).
+    ///
+    /// # Errors
+    /// Any start-up failure.
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<App> {
+        tls::install_crypto_provider();
+        let keys = Arc::new(DataKeys::load(&settings.keys.data_key).context("keys.data_key")?);
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&settings.store.path)
+                .await
+                .context("store.path")?,
+        );
+        let state = app_state(&settings, store.clone(), keys, clock)?;
+        let tls_config = tls::server_config(&settings.tls).context("tls")?;
+        let listener = TcpListener::bind(settings.server.listen)
+            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let data = web::Data::new(state);
+        let mut server = HttpServer::new(move || {
+            ActixApp::new()
+                .app_data(data.clone())
+                .wrap(from_fn(api::record_latency))
+                .configure(api::configure)
+        })
+        .on_connect(tls::on_connect)
+        .shutdown_timeout(10);
+        if settings.server.workers > 0 {
+            server = server.workers(settings.server.workers);
+        }
+        let server = server.listen_rustls_0_23(listener, tls_config)?.run();
+        Ok(App {
+            port,
+            server,
+            store,
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server from elsewhere (tests, signals).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM or the handle), then closes the store.
+    ///
+    /// # Errors
+    /// An I/O failure of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.store.close().await;
+        result
+    }
+}
+
+fn app_state(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    keys: Arc<DataKeys>,
+    clock: Clock,
+) -> anyhow::Result<AppState> {
+    let metrics = Arc::new(Metrics::new());
+    let mut directory: Directory = HashMap::new();
+    let mut names = HashMap::new();
+    for (i, org) in settings.organisations.iter().enumerate() {
+        let fp = tls::fingerprint_of_pem_file(&org.client_cert)
+            .with_context(|| format!("organisations[{i}].client_cert"))?;
+        if directory.insert(fp, (org.id.clone(), org.role)).is_some() {
+            anyhow::bail!(
+                "organisations[{i}].client_cert: the same certificate is registered twice"
+            );
+        }
+        names.insert(org.id.clone(), org.name.clone());
+    }
+    let intake = IntakeContext {
+        store: store.clone(),
+        router: Arc::new(Router::new(&settings.routing)),
+        keys: keys.clone(),
+        metrics: metrics.clone(),
+        clock,
+    };
+    let deliver = DeliverContext {
+        store,
+        keys,
+        clock,
+        source_endpoint: settings.server.public_url.clone(),
+        names: Arc::new(names),
+    };
+    Ok(AppState {
+        intake,
+        deliver,
+        directory: Arc::new(directory),
+        metrics,
+        max_body_bytes: settings.server.max_body_bytes,
+    })
+}

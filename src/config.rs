@@ -1,0 +1,367 @@
+//! Settings: layered loading and validation.
+//!
+//! Layers, later wins: built-in defaults, the TOML file, then `REFGATE__SECTION__KEY`
+//! environment variables (`REFGATE__SERVER__LISTEN=0.0.0.0:8443`). Relative paths in
+//! the file are relative to the file's folder. Unknown keys, missing files and routes to
+//! unknown providers stop start-up with a message naming the key.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::OrgId;
+
+/// Everything the gateway needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    pub tls: TlsSettings,
+    pub store: StoreSettings,
+    pub keys: KeySettings,
+    #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
+    pub organisations: Vec<Organisation>,
+    pub routing: RoutingSettings,
+}
+
+/// The HTTPS listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Largest request body accepted; larger ones get 413 before they are read whole.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per core.
+    #[serde(default)]
+    pub workers: usize,
+    /// How the gateway names itself in FHIR messages (MessageHeader.source.endpoint).
+    #[serde(default = "default_public_url")]
+    pub public_url: String,
+}
+
+/// Certificates for rustls. Private keys are files generated at run time, never in git.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// CA that issues organisations' client certificates.
+    pub client_ca: PathBuf,
+}
+
+/// Where referrals are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// The embedded SQLite database file.
+    pub path: PathBuf,
+}
+
+/// Key material kept outside the database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    /// 32 random bytes, hex encoded: seals patient data and keys the lookup hashes.
+    pub data_key: PathBuf,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive; `RUST_LOG` overrides it.
+    #[serde(default = "default_log_filter")]
+    pub filter: String,
+}
+
+/// Text for people, JSON for log collectors.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// An organisation allowed to talk to the gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Organisation {
+    /// Usually the ODS code.
+    pub id: OrgId,
+    pub name: String,
+    pub role: Role,
+    /// The PEM certificate this organisation presents in mutual TLS.
+    pub client_cert: PathBuf,
+}
+
+/// What an organisation may do.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sends referrals and reads their status.
+    Referrer,
+    /// Receives referrals from its inbox.
+    Provider,
+    /// Runs the gateway: review queue, statistics.
+    Operator,
+}
+
+/// Where referrals go. Routes are tried in order; the first whose every given
+/// criterion matches wins; otherwise the default provider receives the referral.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    pub default_provider: OrgId,
+    #[serde(default)]
+    pub routes: Vec<Route>,
+}
+
+/// One routing rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub provider: OrgId,
+    /// The patient's GP practice ODS code is one of these.
+    #[serde(default)]
+    pub gp_ods: Vec<String>,
+    /// The patient's postcode starts with one of these (outward code or area, e.g. "HG", "LS1").
+    #[serde(default)]
+    pub postcode_prefixes: Vec<String>,
+    /// The requested service or a diagnosis mentions one of these words (e.g. "cbt", "fibromyalgia").
+    #[serde(default)]
+    pub pathways: Vec<String>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            max_body_bytes: default_max_body(),
+            workers: 0,
+            public_url: default_public_url(),
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: default_log_filter(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+fn default_max_body() -> usize {
+    10 * 1024 * 1024
+}
+fn default_public_url() -> String {
+    "https://localhost:8443".to_owned()
+}
+fn default_log_filter() -> String {
+    "info".to_owned()
+}
+
+/// A configuration that cannot be used. Each message names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl Settings {
+    /// Reads `path`, applies `REFGATE__*` environment overrides, resolves relative paths
+    /// against the file's folder and validates the result.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file or the key at fault.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut value: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.message().to_owned(),
+        })?;
+        apply_env_overrides(&mut value, std::env::vars());
+        let mut settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(value))
+            .map_err(|e| ConfigError::Parse {
+                path: path.into(),
+                message: format!("{}: {}", e.path(), e.inner()),
+            })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        settings.resolve_paths(base);
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.tls.cert);
+        fix(&mut self.tls.key);
+        fix(&mut self.tls.client_ca);
+        fix(&mut self.store.path);
+        fix(&mut self.keys.data_key);
+        for org in &mut self.organisations {
+            fix(&mut org.client_cert);
+        }
+    }
+
+    /// Checks what serde cannot: files exist, ids are unique, routes name providers.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for the first problem, naming its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| Err(ConfigError::Invalid { key, message });
+        for (key, p) in [
+            ("tls.cert", &self.tls.cert),
+            ("tls.key", &self.tls.key),
+            ("tls.client_ca", &self.tls.client_ca),
+            ("keys.data_key", &self.keys.data_key),
+        ] {
+            if !p.is_file() {
+                return invalid(key.into(), format!("file not found: {}", p.display()));
+            }
+        }
+        let mut seen = HashSet::new();
+        for (i, org) in self.organisations.iter().enumerate() {
+            if !seen.insert(&org.id) {
+                return invalid(
+                    format!("organisations[{i}].id"),
+                    format!("duplicate organisation id {}", org.id),
+                );
+            }
+            if !org.client_cert.is_file() {
+                return invalid(
+                    format!("organisations[{i}].client_cert"),
+                    format!("file not found: {}", org.client_cert.display()),
+                );
+            }
+        }
+        if self.provider(&self.routing.default_provider).is_none() {
+            return invalid(
+                "routing.default_provider".into(),
+                format!(
+                    "{} is not an organisation with role provider",
+                    self.routing.default_provider
+                ),
+            );
+        }
+        for (i, route) in self.routing.routes.iter().enumerate() {
+            if self.provider(&route.provider).is_none() {
+                return invalid(
+                    format!("routing.routes[{i}].provider"),
+                    format!(
+                        "{} is not an organisation with role provider",
+                        route.provider
+                    ),
+                );
+            }
+            if route.gp_ods.is_empty()
+                && route.postcode_prefixes.is_empty()
+                && route.pathways.is_empty()
+            {
+                return invalid(
+                    format!("routing.routes[{i}]"),
+                    "a route needs at least one of gp_ods, postcode_prefixes, pathways".into(),
+                );
+            }
+        }
+        if self.server.max_body_bytes == 0 {
+            return invalid(
+                "server.max_body_bytes".into(),
+                "must be greater than 0".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The organisation with this id, if configured.
+    pub fn organisation(&self, id: &OrgId) -> Option<&Organisation> {
+        self.organisations.iter().find(|o| &o.id == id)
+    }
+
+    fn provider(&self, id: &OrgId) -> Option<&Organisation> {
+        self.organisation(id).filter(|o| o.role == Role::Provider)
+    }
+}
+
+/// `REFGATE__SERVER__LISTEN=x` sets `server.listen`. Values are read as TOML when they
+/// parse (numbers, booleans, arrays) and as strings otherwise.
+fn apply_env_overrides(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) {
+    for (name, raw) in vars {
+        let Some(rest) = name.strip_prefix("REFGATE__") else {
+            continue;
+        };
+        let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(raw));
+        let mut cur = &mut *table;
+        for (i, key) in keys.iter().enumerate() {
+            if i + 1 == keys.len() {
+                cur.insert(key.clone(), value.clone());
+            } else {
+                let entry = cur
+                    .entry(key.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let toml::Value::Table(next) = entry else {
+                    break;
+                };
+                cur = next;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_nested_keys_with_typed_values() {
+        let mut t: toml::Table = toml::from_str("[server]\nlisten = \"127.0.0.1:1\"").unwrap();
+        let vars = vec![
+            (
+                "REFGATE__SERVER__LISTEN".to_owned(),
+                "0.0.0.0:9443".to_owned(),
+            ),
+            ("REFGATE__SERVER__WORKERS".to_owned(), "4".to_owned()),
+            ("OTHER".to_owned(), "x".to_owned()),
+        ];
+        apply_env_overrides(&mut t, vars.into_iter());
+        assert_eq!(t["server"]["listen"].as_str(), Some("0.0.0.0:9443"));
+        assert_eq!(t["server"]["workers"].as_integer(), Some(4));
+        assert!(!t.contains_key("other"));
+    }
+}

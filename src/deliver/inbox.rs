@@ -1,0 +1,141 @@
+//! The provider inbox: each routed referral waits here until its provider has
+//! downloaded and acknowledged it. A provider sees only its own inbox.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::audit::Action;
+use crate::clock::Clock;
+use crate::crypto::{CryptoError, DataKeys};
+use crate::domain::lifecycle::TransitionError;
+use crate::domain::{OrgId, ReferralId, State};
+use crate::intake::{self, IntakeError};
+use crate::normalise::fhir_map::{MessageMeta, write_message};
+use crate::store::{InboxEntry, ReferralSummary, StatusChange, Store, StoreError};
+
+/// What the inbox needs; cheap to clone.
+#[derive(Clone)]
+pub struct DeliverContext {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<DataKeys>,
+    pub clock: Clock,
+    /// How the gateway names itself in messages.
+    pub source_endpoint: String,
+    /// Organisation display names, for the message header.
+    pub names: Arc<HashMap<OrgId, String>>,
+}
+
+/// Why an inbox operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    /// Not in this provider's inbox (or not this provider's at all).
+    #[error("referral not found in this inbox")]
+    NotFound,
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("store failure")]
+    Store(#[source] StoreError),
+    #[error("stored referral could not be opened")]
+    Open(#[source] IntakeError),
+}
+
+impl From<StoreError> for DeliverError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => DeliverError::NotFound,
+            StoreError::Transition(t) => DeliverError::Transition(t),
+            other => DeliverError::Store(other),
+        }
+    }
+}
+
+impl From<CryptoError> for DeliverError {
+    fn from(e: CryptoError) -> Self {
+        DeliverError::Open(IntakeError::Crypto(e))
+    }
+}
+
+/// Referrals waiting for `provider`, urgent first.
+///
+/// # Errors
+/// [`DeliverError::Store`].
+pub async fn list(
+    ctx: &DeliverContext,
+    provider: &OrgId,
+    limit: u32,
+) -> Result<Vec<InboxEntry>, DeliverError> {
+    Ok(ctx.store.inbox(provider, limit).await?)
+}
+
+/// The referral as a FHIR message Bundle, carrying the original document. Marks it
+/// delivered; downloading again before acknowledging is allowed and gives the same
+/// message (same identifier), so a provider can drop duplicates.
+///
+/// # Errors
+/// [`DeliverError::NotFound`] unless it waits in this provider's inbox.
+#[tracing::instrument(skip_all, fields(referral_id = %id, provider = %provider))]
+pub async fn download(
+    ctx: &DeliverContext,
+    provider: &OrgId,
+    id: ReferralId,
+) -> Result<serde_json::Value, DeliverError> {
+    let stored = ctx.store.get_referral(id).await?;
+    let s = &stored.summary;
+    if s.provider.as_ref() != Some(provider) || !s.state.is_in_inbox() {
+        return Err(DeliverError::NotFound);
+    }
+    let record =
+        intake::open_record(&ctx.keys, id, &stored.record_sealed).map_err(DeliverError::Open)?;
+    let original = match &stored.document {
+        Some((media_type, sealed)) => Some((
+            media_type.clone(),
+            intake::open_document(&ctx.keys, id, sealed)?,
+        )),
+        None => None,
+    };
+    let name = |o: &OrgId| ctx.names.get(o).cloned().unwrap_or_else(|| o.to_string());
+    let meta = MessageMeta {
+        message_id: id.as_uuid(),
+        referral_id: id,
+        timestamp: s.received_at,
+        source_endpoint: ctx.source_endpoint.clone(),
+        sender: (s.referrer.clone(), name(&s.referrer)),
+        destination: (provider.clone(), name(provider)),
+        original,
+    };
+    let bundle = write_message(&record, &meta);
+    move_to(ctx, provider, id, State::Delivered, Action::Download).await?;
+    Ok(bundle)
+}
+
+/// Acknowledges a downloaded referral: it leaves the inbox.
+///
+/// # Errors
+/// [`DeliverError::NotFound`], or [`DeliverError::Transition`] when it was not downloaded.
+#[tracing::instrument(skip_all, fields(referral_id = %id, provider = %provider))]
+pub async fn acknowledge(
+    ctx: &DeliverContext,
+    provider: &OrgId,
+    id: ReferralId,
+) -> Result<ReferralSummary, DeliverError> {
+    move_to(ctx, provider, id, State::Acknowledged, Action::Acknowledge).await
+}
+
+async fn move_to(
+    ctx: &DeliverContext,
+    provider: &OrgId,
+    id: ReferralId,
+    to: State,
+    action: Action,
+) -> Result<ReferralSummary, DeliverError> {
+    let change = StatusChange {
+        id,
+        actor: provider.clone(),
+        provider: Some(provider.clone()),
+        to,
+        reason: None,
+        action,
+        at: ctx.clock.now(),
+    };
+    Ok(ctx.store.change_status(change).await?)
+}

@@ -1,0 +1,266 @@
+//! Intake: the one door every channel goes through.
+//!
+//! `accept(ctx, RawSubmission)` normalises the submission, decides whether it can go
+//! to a provider or must wait for review, routes it, seals the patient data and hands
+//! it to the store, returning only after the store has committed. Channels (the HTTPS
+//! handlers today; email, drop folder and MESH later) call it and nothing else. Intake
+//! never delivers: providers take referrals from the store.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::audit::{Action, AuditDraft, Outcome};
+use crate::clock::Clock;
+use crate::crypto::{CryptoError, DataKeys};
+use crate::domain::{OrgId, Referral, ReferralId, State};
+use crate::normalise::{self, Format, Problem};
+use crate::route::Router;
+use crate::store::{Accepted, NewReferral, ReferralSummary, Store, StoreError};
+use crate::telemetry::events::{ReferralAccepted, SubmissionRejected};
+use crate::telemetry::metrics::Metrics;
+
+/// What intake needs; cheap to clone.
+#[derive(Clone)]
+pub struct IntakeContext {
+    pub store: Arc<dyn Store>,
+    pub router: Arc<Router>,
+    pub keys: Arc<DataKeys>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+}
+
+/// How a submission arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// `POST /referrals`.
+    Http,
+    /// `POST /fhir/$process-message`.
+    FhirMessage,
+}
+
+impl Channel {
+    /// The name used in the store, logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Http => "http",
+            Channel::FhirMessage => "fhir-message",
+        }
+    }
+}
+
+/// A submission as a channel received it.
+#[derive(Debug, Clone)]
+pub struct RawSubmission {
+    pub org: OrgId,
+    pub channel: Channel,
+    pub media_type: String,
+    pub body: Bytes,
+    pub idempotency_key: Option<String>,
+}
+
+/// What the sender is told.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub summary: ReferralSummary,
+    /// True when this submission matched one received before.
+    pub duplicate: bool,
+    pub record: Referral,
+    /// Field names that sent the referral to the review queue.
+    pub review_reasons: Vec<&'static str>,
+}
+
+/// Why a submission was not accepted. Nothing is stored in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("submission is invalid ({} problems)", .0.len())]
+    Invalid(Vec<Problem>),
+    #[error("idempotency key was already used for different content")]
+    IdempotencyConflict,
+    #[error("store failure")]
+    Store(#[source] StoreError),
+    #[error("sealing failure")]
+    Crypto(#[from] CryptoError),
+}
+
+impl From<StoreError> for IntakeError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::IdempotencyConflict => IntakeError::IdempotencyConflict,
+            other => IntakeError::Store(other),
+        }
+    }
+}
+
+/// Takes one submission all the way into the store.
+///
+/// # Errors
+/// [`IntakeError::UnsupportedMediaType`] and [`IntakeError::Invalid`] for the sender's
+/// mistakes (each recorded in the audit log), [`IntakeError::IdempotencyConflict`],
+/// and store or crypto failures.
+#[tracing::instrument(skip_all, fields(org = %raw.org, channel = raw.channel.as_str()))]
+pub async fn accept(ctx: &IntakeContext, raw: RawSubmission) -> Result<Receipt, IntakeError> {
+    let Some(format) = Format::from_media_type(&raw.media_type) else {
+        reject(ctx, &raw, "unsupported-media-type", 1).await?;
+        return Err(IntakeError::UnsupportedMediaType);
+    };
+    let normalised = match normalise::normalise(format, &raw.body, ctx.clock.today()) {
+        Ok(n) => n,
+        Err(problems) => {
+            reject(ctx, &raw, "invalid", problems.len()).await?;
+            return Err(IntakeError::Invalid(problems));
+        }
+    };
+    let record = normalised.record;
+    let mut review_reasons = normalised.review_reasons;
+    if !record.is_referral {
+        review_reasons.push("is_referral");
+    }
+    let id = ReferralId::new();
+    let (state, provider, audit_detail) = if review_reasons.is_empty() {
+        let decision = ctx.router.route(&record);
+        (
+            State::Ready,
+            Some(decision.provider),
+            Some(format!("rule={}", decision.rule)),
+        )
+    } else {
+        (
+            State::NeedsReview,
+            None,
+            Some(format!("fields={}", review_reasons.join(","))),
+        )
+    };
+    let new = seal(
+        ctx,
+        &raw,
+        id,
+        &record,
+        format,
+        state,
+        provider,
+        audit_detail,
+    )?;
+    let accepted = ctx.store.accept_referral(new).await?;
+    let (summary, duplicate) = match accepted {
+        Accepted::Created(s) => (s, false),
+        Accepted::Duplicate(s) => (s, true),
+    };
+    ReferralAccepted {
+        id: summary.id,
+        org: &raw.org,
+        channel: raw.channel.as_str(),
+        state: summary.state,
+        provider: summary.provider.as_ref(),
+        duplicate,
+    }
+    .emit(&ctx.metrics);
+    Ok(Receipt {
+        summary,
+        duplicate,
+        record,
+        review_reasons,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn seal(
+    ctx: &IntakeContext,
+    raw: &RawSubmission,
+    id: ReferralId,
+    record: &Referral,
+    format: Format,
+    state: State,
+    provider: Option<OrgId>,
+    audit_detail: Option<String>,
+) -> Result<NewReferral, IntakeError> {
+    // Serialising the record (plain data, string keys) cannot fail.
+    let record_json = serde_json::to_vec(record).unwrap_or_default();
+    let context = id.to_string();
+    let org = raw.org.as_str().as_bytes();
+    Ok(NewReferral {
+        id,
+        referrer: raw.org.clone(),
+        channel: raw.channel.as_str(),
+        state,
+        provider,
+        urgency: record.urgency,
+        received_at: ctx.clock.now(),
+        idempotency_hash: raw
+            .idempotency_key
+            .as_deref()
+            .map(|k| ctx.keys.keyed_hash(&[b"idempotency", org, k.as_bytes()])),
+        content_hash: ctx.keys.keyed_hash(&[b"content", org, &record_json]),
+        record_sealed: ctx.keys.seal(&record_json, context.as_bytes())?,
+        document: Some((
+            format_media_type(format).to_owned(),
+            ctx.keys
+                .seal(&raw.body, format!("{context}/document").as_bytes())?,
+        )),
+        audit_detail,
+    })
+}
+
+fn format_media_type(format: Format) -> &'static str {
+    match format {
+        Format::Fhir => "application/fhir+json",
+        Format::Flat => "application/json",
+    }
+}
+
+async fn reject(
+    ctx: &IntakeContext,
+    raw: &RawSubmission,
+    reason: &'static str,
+    problems: usize,
+) -> Result<(), IntakeError> {
+    SubmissionRejected {
+        org: &raw.org,
+        channel: raw.channel.as_str(),
+        reason,
+        problems,
+    }
+    .emit(&ctx.metrics);
+    ctx.store
+        .append_audit(AuditDraft {
+            actor: Some(raw.org.clone()),
+            action: Action::ValidationFailed,
+            referral_id: None,
+            outcome: Outcome::Failure,
+            detail: Some(format!(
+                "channel={};reason={reason};problems={problems}",
+                raw.channel.as_str()
+            )),
+        })
+        .await?;
+    Ok(())
+}
+
+/// Opens a stored referral's record.
+///
+/// # Errors
+/// [`CryptoError::Open`] when the sealed bytes do not open with this key, or
+/// [`StoreError::Corrupt`] (as an [`IntakeError::Store`]) when they are not a record.
+pub fn open_record(
+    keys: &DataKeys,
+    id: ReferralId,
+    sealed: &[u8],
+) -> Result<Referral, IntakeError> {
+    let plain = keys.open(sealed, id.to_string().as_bytes())?;
+    serde_json::from_slice(&plain)
+        .map_err(|_| IntakeError::Store(StoreError::Corrupt("sealed record")))
+}
+
+/// Opens a stored referral's original document.
+///
+/// # Errors
+/// [`CryptoError::Open`] when the sealed bytes do not open with this key.
+pub fn open_document(
+    keys: &DataKeys,
+    id: ReferralId,
+    sealed: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    keys.open(sealed, format!("{id}/document").as_bytes())
+}

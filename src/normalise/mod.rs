@@ -1,0 +1,101 @@
+//! Normalise: turn whatever a channel received into the one referral record.
+//!
+//! Inputs: raw bytes and their declared media type. Outputs: a validated [`Referral`]
+//! with the source path of each field, or every [`Problem`] found. This stage does no
+//! I/O and never decides where a referral goes (that is `route`) or stores it.
+
+pub mod fhir_map;
+pub mod flat;
+pub mod problem;
+pub mod schema;
+pub mod validate;
+
+pub use problem::{IssueCode, Problem, operation_outcome};
+
+use std::collections::BTreeMap;
+
+use crate::domain::Referral;
+
+/// Where each record field came from in the submitted document, by record field path
+/// (`patient.nhs_number`) → submission path (`Bundle.entry[2].resource.identifier[0].value`).
+/// Validation uses it to point at the submitter's own element.
+pub type SourcePaths = BTreeMap<&'static str, String>;
+
+/// The formats refgate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `application/fhir+json`: a FHIR R4 Bundle (message, transaction or collection).
+    Fhir,
+    /// `application/json`: the record itself (DESIGN.md field names).
+    Flat,
+}
+
+impl Format {
+    /// The format for a media type (parameters such as `; charset=utf-8` ignored).
+    pub fn from_media_type(media_type: &str) -> Option<Format> {
+        let essence = media_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "application/fhir+json" | "application/json+fhir" => Some(Format::Fhir),
+            "application/json" => Some(Format::Flat),
+            _ => None,
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Fhir => "fhir",
+            Format::Flat => "json",
+        }
+    }
+}
+
+/// A submission that passed every check.
+#[derive(Debug, Clone)]
+pub struct Normalised {
+    pub record: Referral,
+    pub format: Format,
+    /// Field names (never values) that send the referral to the review queue.
+    pub review_reasons: Vec<&'static str>,
+}
+
+/// Parses, schema-validates, maps and semantically checks one submission.
+/// `today` is injected so that "not in the future" is testable.
+///
+/// # Errors
+/// Every problem found, so the sender can fix them all at once.
+pub fn normalise(
+    format: Format,
+    body: &[u8],
+    today: chrono::NaiveDate,
+) -> Result<Normalised, Vec<Problem>> {
+    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+        vec![Problem::new(
+            IssueCode::Structure,
+            "$",
+            "body is not valid JSON",
+        )]
+    })?;
+    let (record, paths) = match format {
+        Format::Fhir => {
+            schema::check_fhir(&doc)?;
+            fhir_map::read_bundle(&doc)?
+        }
+        Format::Flat => {
+            schema::check_flat(&doc)?;
+            flat::read(&doc)?
+        }
+    };
+    validate::check(&record, &paths, today)?;
+    let review_reasons = record.review_reasons();
+    Ok(Normalised {
+        record,
+        format,
+        review_reasons,
+    })
+}

@@ -1,0 +1,104 @@
+//! Typed operational events. Each emits one log line and one metric, so the fields
+//! that leave the process are reviewed here, in one place.
+
+use super::metrics::{EventLabels, Metrics, SubmissionLabels};
+use crate::domain::{OrgId, ReferralId, State};
+
+/// A submission was accepted into the store.
+pub struct ReferralAccepted<'a> {
+    pub id: ReferralId,
+    pub org: &'a OrgId,
+    pub channel: &'static str,
+    pub state: State,
+    pub provider: Option<&'a OrgId>,
+    pub duplicate: bool,
+}
+
+impl ReferralAccepted<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        let provider = self.provider.map(OrgId::as_str).unwrap_or("-");
+        tracing::info!(referral_id = %self.id, org = %self.org, channel = self.channel, state = %self.state,
+            provider, duplicate = self.duplicate, "referral accepted");
+        let outcome = if self.duplicate {
+            "duplicate"
+        } else {
+            self.state.as_str()
+        };
+        m.submissions
+            .get_or_create(&SubmissionLabels {
+                channel: self.channel.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// A submission was refused at intake. Only counts and field paths are reported.
+pub struct SubmissionRejected<'a> {
+    pub org: &'a OrgId,
+    pub channel: &'static str,
+    pub reason: &'static str,
+    pub problems: usize,
+}
+
+impl SubmissionRejected<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        tracing::warn!(org = %self.org, channel = self.channel, reason = self.reason, problems = self.problems, "submission rejected");
+        m.submissions
+            .get_or_create(&SubmissionLabels {
+                channel: self.channel.to_owned(),
+                outcome: "rejected".to_owned(),
+            })
+            .inc();
+        m.events
+            .get_or_create(&EventLabels {
+                event: "submission_rejected".to_owned(),
+                reason: self.reason.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// A request was refused for lack of a known client certificate or role.
+pub struct AuthDenied {
+    pub reason: &'static str,
+    pub org: Option<OrgId>,
+}
+
+impl AuthDenied {
+    pub fn emit(&self, m: &Metrics) {
+        let org = self.org.as_ref().map(OrgId::as_str).unwrap_or("-");
+        tracing::warn!(reason = self.reason, org, "request denied");
+        m.events
+            .get_or_create(&EventLabels {
+                event: "auth_denied".to_owned(),
+                reason: self.reason.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// An internal failure answered with an opaque 500.
+pub struct InternalFailure<'a> {
+    pub error: &'a (dyn std::error::Error + 'static),
+}
+
+impl InternalFailure<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        // The chain is walked here once; store and crypto errors never carry patient data.
+        let mut chain = self.error.to_string();
+        let mut src = self.error.source();
+        while let Some(s) = src {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            src = s.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        m.events
+            .get_or_create(&EventLabels {
+                event: "internal_error".to_owned(),
+                reason: "-".to_owned(),
+            })
+            .inc();
+    }
+}

@@ -1,0 +1,224 @@
+//! `spawn_app()`: a gateway of its own for each test.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use actix_web::dev::ServerHandle;
+use awc::http::StatusCode;
+use refgate::app::App;
+use refgate::config::{
+    KeySettings, LogSettings, Organisation, Role, Route, RoutingSettings, ServerSettings, Settings, StoreSettings, TlsSettings,
+};
+use refgate::domain::OrgId;
+use refgate::init::{PkiPaths, write_dev_pki};
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const MSK: &str = "RCB55";
+pub const GP: &str = "B82005";
+pub const NORTH: &str = "TTNORTH";
+pub const WEST: &str = "TTWEST";
+pub const OPS: &str = "OPS";
+
+/// Every log line the gateway writes during the test run, for the no-patient-data test.
+pub fn captured_logs() -> String {
+    let buf = log_buffer().lock().map(|b| b.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUF: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUF.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
+}
+
+struct BufWriter;
+impl std::io::Write for BufWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = log_buffer().lock() {
+            b.extend_from_slice(data);
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logging() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,refgate=trace")
+            .with_writer(|| BufWriter)
+            .json()
+            .try_init();
+    });
+}
+
+/// A running gateway and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub settings: Settings,
+    pub pki: PkiPaths,
+    pub dir: TempDir,
+    handle: ServerHandle,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Builds settings for a test in `dir`: two referrers, two providers, one operator.
+pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
+    let key = dir.join("data.key");
+    if !key.exists() {
+        std::fs::write(&key, hex::encode(refgate::crypto::DataKeys::generate_master().unwrap())).unwrap();
+    }
+    let org = |id: &str, role| Organisation {
+        id: OrgId::parse(id).unwrap(),
+        name: format!("{id} test organisation"),
+        role,
+        client_cert: pki.orgs[&OrgId::parse(id).unwrap()].0.clone(),
+    };
+    Settings {
+        server: ServerSettings { listen: "127.0.0.1:0".parse().unwrap(), max_body_bytes: 256 * 1024, workers: 2, ..ServerSettings::default() },
+        tls: TlsSettings { cert: pki.server_cert.clone(), key: pki.server_key.clone(), client_ca: pki.ca.clone() },
+        store: StoreSettings { path: dir.join("refgate.db") },
+        keys: KeySettings { data_key: key },
+        log: LogSettings::default(),
+        organisations: vec![
+            org(MSK, Role::Referrer),
+            org(GP, Role::Referrer),
+            org(NORTH, Role::Provider),
+            org(WEST, Role::Provider),
+            org(OPS, Role::Operator),
+        ],
+        routing: RoutingSettings {
+            default_provider: OrgId::parse(NORTH).unwrap(),
+            routes: vec![Route {
+                provider: OrgId::parse(WEST).unwrap(),
+                gp_ods: vec![],
+                postcode_prefixes: vec!["LS".into()],
+                pathways: vec![],
+            }],
+        },
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    init_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<OrgId> = [MSK, GP, NORTH, WEST, OPS].iter().map(|s| OrgId::parse(s).unwrap()).collect();
+    let pki = write_dev_pki(&dir.path().join("certs"), &ids).unwrap();
+    let settings = test_settings(dir.path(), &pki);
+    settings.validate().unwrap();
+    start(dir, pki, settings).await
+}
+
+async fn start(dir: TempDir, pki: PkiPaths, settings: Settings) -> TestApp {
+    let app = App::build(settings.clone()).await.expect("gateway starts");
+    let address = format!("https://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let task = tokio::spawn(app.run_until_stopped());
+    TestApp { address, settings, pki, dir, handle, task: Some(task) }
+}
+
+impl TestApp {
+    /// Stops the gateway (in-flight requests finish, the store closes).
+    pub async fn stop(&mut self) {
+        self.handle.stop(true).await;
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+
+    /// Stops and starts the gateway again on the same database and keys.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let TestApp { dir, pki, settings, .. } = self;
+        start(dir, pki, settings).await
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.settings.store.path.clone()
+    }
+
+    /// An HTTPS client presenting `org`'s certificate.
+    pub fn client(&self, org: &str) -> awc::Client {
+        let (cert, key) = &self.pki.orgs[&OrgId::parse(org).unwrap()];
+        client_with(&self.pki.ca, Some((cert, key)))
+    }
+
+    /// An HTTPS client with no client certificate.
+    pub fn anonymous(&self) -> awc::Client {
+        client_with(&self.pki.ca, None)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post(&self, org: &str, path: &str, content_type: &str, body: impl Into<Vec<u8>>) -> (StatusCode, Value) {
+        send_body(self.client(org).post(self.url(path)).insert_header(("Content-Type", content_type)), body.into()).await
+    }
+
+    pub async fn post_referral(&self, org: &str, content_type: &str, body: impl Into<Vec<u8>>) -> (StatusCode, Value) {
+        self.post(org, "/referrals", content_type, body).await
+    }
+
+    pub async fn get(&self, org: &str, path: &str) -> (StatusCode, Value) {
+        send_body(self.client(org).get(self.url(path)), Vec::new()).await
+    }
+}
+
+pub fn client_with(ca: &Path, cert: Option<(&PathBuf, &PathBuf)>) -> awc::Client {
+    let cfg = refgate::tls::client_config(ca, cert.map(|c| c.0.as_path()), cert.map(|c| c.1.as_path())).unwrap();
+    awc::Client::builder()
+        .connector(awc::Connector::new().rustls_0_23(Arc::new(cfg)))
+        .timeout(std::time::Duration::from_secs(30))
+        .finish()
+}
+
+pub async fn send_body(req: awc::ClientRequest, body: Vec<u8>) -> (StatusCode, Value) {
+    let mut resp = req.send_body(body).await.expect("request reaches the gateway");
+    let status = resp.status();
+    let bytes = resp.body().limit(16 * 1024 * 1024).await.unwrap();
+    let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+    (status, json)
+}
+
+/// A fixture from this repository's `fixtures/` folder.
+pub fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)).unwrap()
+}
+
+/// A valid flat-form referral for a synthetic patient; tweak it per test.
+pub fn flat_referral() -> Value {
+    serde_json::json!({
+        "is_referral": true,
+        "patient": {
+            "nhs_number": "9990000018", "nhs_number_valid": true, "title": "Ms", "given_names": ["Testa"],
+            "family_name": "Fixturewoman", "date_of_birth": "1980-02-29", "sex": "female",
+            "address_lines": ["1 Example Street", "Harrogate"], "postcode": "HG2 0DJ",
+            "phone": "07700900123", "email": null
+        },
+        "gp": {"name": "Dr Ann Example", "practice": "Example Surgery", "ods_code": "B82999"},
+        "referrer": {"name": "Dr Rhee Furrer", "role": "Consultant Rheumatologist", "organisation": "Example MSK", "professional_id": "GMC 1234567"},
+        "letter_date": "2026-01-15",
+        "diagnoses": ["Fibromyalgia"],
+        "measures": {"hads_anxiety": 12, "hads_depression": 9, "phq9": null, "gad7": null},
+        "risk_flag": false,
+        "urgency": "routine",
+        "preferences": {"telephone_ok": true, "interpreter": null},
+        "requested_service": "Telephone CBT"
+    })
+}
+
+/// The OperationOutcome's issue expressions, flattened.
+pub fn issue_paths(oo: &Value) -> Vec<String> {
+    assert_eq!(oo["resourceType"], "OperationOutcome", "{oo}");
+    oo["issue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["expression"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e.as_str().map(str::to_owned))
+        .collect()
+}

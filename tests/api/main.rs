@@ -1,0 +1,13 @@
+//! Integration tests: a real gateway on a random loopback port, real TLS with
+//! certificates generated per test, a real SQLite file, real HTTPS clients.
+
+mod audit;
+mod auth;
+mod fhir_output;
+mod helpers;
+mod idempotency;
+mod inbox;
+mod intake;
+mod logs;
+mod restart;
+mod store;
