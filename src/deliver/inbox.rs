@@ -10,7 +10,7 @@ use crate::crypto::{CryptoError, DataKeys};
 use crate::domain::lifecycle::TransitionError;
 use crate::domain::{OrgId, ReferralId, State};
 use crate::intake::{self, IntakeError};
-use crate::normalise::fhir_map::{MessageMeta, write_message};
+use crate::normalise::fhir_write::{MessageMeta, write_message};
 use crate::store::{InboxEntry, ReferralSummary, StatusChange, Store, StoreError};
 
 /// What the inbox needs; cheap to clone.
