@@ -22,7 +22,10 @@ const FIXTURE: &str = include_str!("../fixtures/json/FJ01.json");
 const MARKER: &str = "Telephone CBT for chronic pain";
 
 fn main() -> anyhow::Result<()> {
-    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let conns: Vec<usize> = std::env::var("BENCH_CONNECTIONS")
         .unwrap_or_else(|_| "1 64".into())
         .split_whitespace()
@@ -52,7 +55,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn start_server(dir: &Path, port: u16) -> anyhow::Result<Child> {
@@ -95,7 +100,8 @@ fn tls_config(dir: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     for c in CertificateDer::pem_file_iter(dir.join("certs/ca.pem"))? {
         roots.add(c?)?;
     }
-    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("certs/orgs/RCB55.pem"))?.collect::<Result<_, _>>()?;
+    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("certs/orgs/RCB55.pem"))?
+        .collect::<Result<_, _>>()?;
     let key = PrivateKeyDer::from_pem_file(dir.join("certs/orgs/RCB55-key.pem"))?;
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -108,7 +114,11 @@ async fn wait_ready(dir: &Path, port: u16) -> anyhow::Result<()> {
     let cfg = tls_config(dir)?;
     for _ in 0..300 {
         if let Ok(mut c) = Conn::open(cfg.clone(), port).await {
-            if c.request("GET", "/healthz", "").await.map(|(s, _)| s == 200).unwrap_or(false) {
+            if c.request("GET", "/healthz", "")
+                .await
+                .map(|(s, _)| s == 200)
+                .unwrap_or(false)
+            {
                 return Ok(());
             }
         }
@@ -117,7 +127,12 @@ async fn wait_ready(dir: &Path, port: u16) -> anyhow::Result<()> {
     anyhow::bail!("gateway did not become ready")
 }
 
-async fn run(dir: &Path, port: u16, connections: usize, duration: Duration) -> anyhow::Result<Report> {
+async fn run(
+    dir: &Path,
+    port: u16,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<Report> {
     let cfg = tls_config(dir)?;
     let counter = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -130,7 +145,11 @@ async fn run(dir: &Path, port: u16, connections: usize, duration: Duration) -> a
             let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
             while !stop.load(Ordering::Relaxed) {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                let body = FIXTURE.replacen(MARKER, &format!("{MARKER} (bench {n} {})", std::process::id()), 1);
+                let body = FIXTURE.replacen(
+                    MARKER,
+                    &format!("{MARKER} (bench {n} {})", std::process::id()),
+                    1,
+                );
                 let t = Instant::now();
                 match conn.request("POST", "/referrals", &body).await {
                     Ok((201, _)) => {
@@ -145,7 +164,12 @@ async fn run(dir: &Path, port: u16, connections: usize, duration: Duration) -> a
     }
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
-    let mut report = Report { ok: 0, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
+    let mut report = Report {
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+    };
     for t in tasks {
         let (ok, errors, lat) = t.await??;
         report.ok += ok;
@@ -168,11 +192,21 @@ impl Conn {
         let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
         tcp.set_nodelay(true)?;
         let name = ServerName::try_from("localhost")?.to_owned();
-        let stream = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp).await?;
-        Ok(Self { stream, buf: Vec::with_capacity(16 * 1024) })
+        let stream = tokio_rustls::TlsConnector::from(cfg)
+            .connect(name, tcp)
+            .await?;
+        Ok(Self {
+            stream,
+            buf: Vec::with_capacity(16 * 1024),
+        })
     }
 
-    async fn request(&mut self, method: &str, path: &str, body: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\n\r\n",
             body.len()
@@ -188,7 +222,11 @@ impl Conn {
                 let status: u16 = head.split_whitespace().nth(1).unwrap_or("0").parse()?;
                 let len: usize = head
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().to_owned())
+                    })
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0);
                 while self.buf.len() < end + 4 + len {

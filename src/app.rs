@@ -45,6 +45,7 @@ impl App {
     /// Any start-up failure.
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<App> {
         tls::install_crypto_provider();
+        crate::normalise::schema::warm_up();
         let keys = Arc::new(DataKeys::load(&settings.keys.data_key).context("keys.data_key")?);
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&settings.store.path)

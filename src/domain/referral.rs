@@ -19,6 +19,7 @@ pub struct Referral {
     #[serde(default = "yes")]
     pub is_referral: bool,
     pub patient: Patient,
+    #[serde(default)]
     pub gp: Gp,
     pub referrer: Referrer,
     /// YYYY-MM-DD.
@@ -28,6 +29,7 @@ pub struct Referral {
     #[serde(default)]
     pub measures: Measures,
     pub risk_flag: bool,
+    #[serde(default)]
     pub urgency: Urgency,
     #[serde(default)]
     pub preferences: Preferences,

@@ -4,11 +4,13 @@
 //! with the source path of each field, or every [`Problem`] found. This stage does no
 //! I/O and never decides where a referral goes (that is `route`) or stores it.
 
+pub mod cues;
 pub mod fhir_map;
 pub mod fhir_write;
 pub mod flat;
 pub mod problem;
 pub mod schema;
+pub mod tidy;
 pub mod validate;
 
 pub use problem::{IssueCode, Problem, operation_outcome};
@@ -82,7 +84,7 @@ pub fn normalise(
             "body is not valid JSON",
         )]
     })?;
-    let (record, paths) = match format {
+    let (mut record, paths) = match format {
         Format::Fhir => {
             schema::check_fhir(&doc)?;
             fhir_map::read_bundle(&doc)?
@@ -92,6 +94,8 @@ pub fn normalise(
             flat::read(&doc)?
         }
     };
+    // Structured input states its fields; nothing was inferred.
+    tidy::tidy(&mut record, 1.0);
     validate::check(&record, &paths, today)?;
     let review_reasons = record.review_reasons();
     Ok(Normalised {
@@ -99,4 +103,58 @@ pub fn normalise(
         format,
         review_reasons,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(dir: &str, name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/fixtures/{dir}/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn today() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+    }
+
+    #[test]
+    fn structured_fixtures_give_exactly_their_expected_records() {
+        for (name, format) in [
+            ("FJ01", Format::Fhir),
+            ("FJ02", Format::Fhir),
+            ("FJ03", Format::Flat),
+        ] {
+            let n = normalise(format, &fixture("json", name), today())
+                .unwrap_or_else(|p| panic!("{name}: {p:?}"));
+            assert!(n.review_reasons.is_empty(), "{name}");
+            let mut got = serde_json::to_value(&n.record).unwrap();
+            let mut want: serde_json::Value =
+                serde_json::from_slice(&fixture("truth", name)).unwrap();
+            got.as_object_mut().unwrap().remove("confidence");
+            want.as_object_mut().unwrap().remove("_meta");
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_bad_check_digit_rejects_the_bundle_at_the_patient_identifier() {
+        let problems = normalise(Format::Fhir, &fixture("json", "FJ04"), today()).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            problems[0].path,
+            "Bundle.entry[2].resource.identifier[0].value"
+        );
+        assert!(problems[0].message.contains("modulus-11"));
+        assert_eq!(problems[0].code, IssueCode::Value);
+    }
+
+    #[test]
+    fn not_json_is_a_structure_problem() {
+        let problems = normalise(Format::Flat, b"{not json", today()).unwrap_err();
+        assert_eq!(problems[0].code, IssueCode::Structure);
+    }
 }

@@ -12,12 +12,21 @@ use crate::helpers::*;
 /// `.venv` made by `scripts/test`.
 fn validator() -> (PathBuf, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var_os("REFGATE_FHIR_PYTHON").map(PathBuf::from).unwrap_or_else(|| root.join(".venv/bin/python"));
+    let python = std::env::var_os("REFGATE_FHIR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".venv/bin/python"));
     let script = std::env::var_os("REFGATE_FHIR_VALIDATOR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("../shared/tools/validate_fhir.py"));
-    assert!(python.exists(), "FHIR validators not installed: run scripts/test (it creates .venv), or set REFGATE_FHIR_PYTHON");
-    assert!(script.exists(), "validate_fhir.py not found at {}: set REFGATE_FHIR_VALIDATOR", script.display());
+    assert!(
+        python.exists(),
+        "FHIR validators not installed: run scripts/test (it creates .venv), or set REFGATE_FHIR_PYTHON"
+    );
+    assert!(
+        script.exists(),
+        "validate_fhir.py not found at {}: set REFGATE_FHIR_VALIDATOR",
+        script.display()
+    );
     (python, script)
 }
 
@@ -27,24 +36,58 @@ async fn emitted_message_bundles_pass_third_party_fhir_validation() {
     let app = spawn_app().await;
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fhir-out");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let inputs = [("FJ01", "application/fhir+json", "json/FJ01.json"), ("FJ02", "application/fhir+json", "json/FJ02.json"), ("FJ03", "application/json", "json/FJ03.json")];
+    let inputs = [
+        ("FJ01", "application/fhir+json", "json/FJ01.json"),
+        ("FJ02", "application/fhir+json", "json/FJ02.json"),
+        ("FJ03", "application/json", "json/FJ03.json"),
+    ];
     for (name, ct, path) in inputs {
         let (status, body) = app.post_referral(GP, ct, fixture(path)).await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
         let provider = body["provider"].as_str().unwrap();
-        let (status, bundle) = app.get(provider, &format!("/inbox/{}", body["id"].as_str().unwrap())).await;
+        let (status, bundle) = app
+            .get(
+                provider,
+                &format!("/inbox/{}", body["id"].as_str().unwrap()),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
         let file = out_dir.join(format!("{name}.bundle.json"));
         std::fs::write(&file, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
-        let out = Command::new(&python).arg(&script).arg(&file).arg("--with-fhirclient").output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(&python)
+            .arg(&script)
+            .arg(&file)
+            .arg("--with-fhirclient")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.status.success(), "{name}: {text}");
         assert!(text.starts_with("OK"), "{name}: {text}");
     }
     // The response message of $process-message is emitted too.
-    let (_, response) = app.post(MSK, "/fhir/$process-message", "application/fhir+json", fixture("json/FJ01.json")).await;
+    let (_, response) = app
+        .post(
+            MSK,
+            "/fhir/$process-message",
+            "application/fhir+json",
+            fixture("json/FJ01.json"),
+        )
+        .await;
     let file = out_dir.join("process-message-response.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&response).unwrap()).unwrap();
-    let out = Command::new(&python).arg(&script).arg(&file).arg("--with-fhirclient").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&file)
+        .arg("--with-fhirclient")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

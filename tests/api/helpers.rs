@@ -7,7 +7,8 @@ use actix_web::dev::ServerHandle;
 use awc::http::StatusCode;
 use refgate::app::App;
 use refgate::config::{
-    KeySettings, LogSettings, Organisation, Role, Route, RoutingSettings, ServerSettings, Settings, StoreSettings, TlsSettings,
+    KeySettings, LogSettings, Organisation, Role, Route, RoutingSettings, ServerSettings, Settings,
+    StoreSettings, TlsSettings,
 };
 use refgate::domain::OrgId;
 use refgate::init::{PkiPaths, write_dev_pki};
@@ -69,7 +70,11 @@ pub struct TestApp {
 pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
     let key = dir.join("data.key");
     if !key.exists() {
-        std::fs::write(&key, hex::encode(refgate::crypto::DataKeys::generate_master().unwrap())).unwrap();
+        std::fs::write(
+            &key,
+            hex::encode(refgate::crypto::DataKeys::generate_master().unwrap()),
+        )
+        .unwrap();
     }
     let org = |id: &str, role| Organisation {
         id: OrgId::parse(id).unwrap(),
@@ -78,9 +83,20 @@ pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
         client_cert: pki.orgs[&OrgId::parse(id).unwrap()].0.clone(),
     };
     Settings {
-        server: ServerSettings { listen: "127.0.0.1:0".parse().unwrap(), max_body_bytes: 256 * 1024, workers: 2, ..ServerSettings::default() },
-        tls: TlsSettings { cert: pki.server_cert.clone(), key: pki.server_key.clone(), client_ca: pki.ca.clone() },
-        store: StoreSettings { path: dir.join("refgate.db") },
+        server: ServerSettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            max_body_bytes: 256 * 1024,
+            workers: 2,
+            ..ServerSettings::default()
+        },
+        tls: TlsSettings {
+            cert: pki.server_cert.clone(),
+            key: pki.server_key.clone(),
+            client_ca: pki.ca.clone(),
+        },
+        store: StoreSettings {
+            path: dir.join("refgate.db"),
+        },
         keys: KeySettings { data_key: key },
         log: LogSettings::default(),
         organisations: vec![
@@ -105,7 +121,10 @@ pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
 pub async fn spawn_app() -> TestApp {
     init_logging();
     let dir = tempfile::tempdir().unwrap();
-    let ids: Vec<OrgId> = [MSK, GP, NORTH, WEST, OPS].iter().map(|s| OrgId::parse(s).unwrap()).collect();
+    let ids: Vec<OrgId> = [MSK, GP, NORTH, WEST, OPS]
+        .iter()
+        .map(|s| OrgId::parse(s).unwrap())
+        .collect();
     let pki = write_dev_pki(&dir.path().join("certs"), &ids).unwrap();
     let settings = test_settings(dir.path(), &pki);
     settings.validate().unwrap();
@@ -117,7 +136,14 @@ async fn start(dir: TempDir, pki: PkiPaths, settings: Settings) -> TestApp {
     let address = format!("https://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let task = tokio::spawn(app.run_until_stopped());
-    TestApp { address, settings, pki, dir, handle, task: Some(task) }
+    TestApp {
+        address,
+        settings,
+        pki,
+        dir,
+        handle,
+        task: Some(task),
+    }
 }
 
 impl TestApp {
@@ -132,7 +158,9 @@ impl TestApp {
     /// Stops and starts the gateway again on the same database and keys.
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
-        let TestApp { dir, pki, settings, .. } = self;
+        let TestApp {
+            dir, pki, settings, ..
+        } = self;
         start(dir, pki, settings).await
     }
 
@@ -155,11 +183,28 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    pub async fn post(&self, org: &str, path: &str, content_type: &str, body: impl Into<Vec<u8>>) -> (StatusCode, Value) {
-        send_body(self.client(org).post(self.url(path)).insert_header(("Content-Type", content_type)), body.into()).await
+    pub async fn post(
+        &self,
+        org: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> (StatusCode, Value) {
+        send_body(
+            self.client(org)
+                .post(self.url(path))
+                .insert_header(("Content-Type", content_type)),
+            body.into(),
+        )
+        .await
     }
 
-    pub async fn post_referral(&self, org: &str, content_type: &str, body: impl Into<Vec<u8>>) -> (StatusCode, Value) {
+    pub async fn post_referral(
+        &self,
+        org: &str,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> (StatusCode, Value) {
         self.post(org, "/referrals", content_type, body).await
     }
 
@@ -169,7 +214,9 @@ impl TestApp {
 }
 
 pub fn client_with(ca: &Path, cert: Option<(&PathBuf, &PathBuf)>) -> awc::Client {
-    let cfg = refgate::tls::client_config(ca, cert.map(|c| c.0.as_path()), cert.map(|c| c.1.as_path())).unwrap();
+    let cfg =
+        refgate::tls::client_config(ca, cert.map(|c| c.0.as_path()), cert.map(|c| c.1.as_path()))
+            .unwrap();
     awc::Client::builder()
         .connector(awc::Connector::new().rustls_0_23(Arc::new(cfg)))
         .timeout(std::time::Duration::from_secs(30))
@@ -177,16 +224,29 @@ pub fn client_with(ca: &Path, cert: Option<(&PathBuf, &PathBuf)>) -> awc::Client
 }
 
 pub async fn send_body(req: awc::ClientRequest, body: Vec<u8>) -> (StatusCode, Value) {
-    let mut resp = req.send_body(body).await.expect("request reaches the gateway");
+    let mut resp = req
+        .send_body(body)
+        .await
+        .expect("request reaches the gateway");
     let status = resp.status();
     let bytes = resp.body().limit(16 * 1024 * 1024).await.unwrap();
-    let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+    let json = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
     (status, json)
 }
 
 /// A fixture from this repository's `fixtures/` folder.
 pub fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(path)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(path),
+    )
+    .unwrap()
 }
 
 /// A valid flat-form referral for a synthetic patient; tweak it per test.

@@ -8,8 +8,12 @@ use crate::helpers::*;
 #[actix_web::test]
 async fn the_same_content_twice_gives_the_same_referral() {
     let app = spawn_app().await;
-    let (s1, first) = app.post_referral(MSK, "application/fhir+json", fixture("json/FJ01.json")).await;
-    let (s2, second) = app.post_referral(MSK, "application/fhir+json", fixture("json/FJ01.json")).await;
+    let (s1, first) = app
+        .post_referral(MSK, "application/fhir+json", fixture("json/FJ01.json"))
+        .await;
+    let (s2, second) = app
+        .post_referral(MSK, "application/fhir+json", fixture("json/FJ01.json"))
+        .await;
     assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::OK));
     assert_eq!(first["id"], second["id"]);
     assert_eq!(second["duplicate"], true);
@@ -20,8 +24,12 @@ async fn the_same_content_twice_gives_the_same_referral() {
 #[actix_web::test]
 async fn the_same_content_from_another_organisation_is_a_separate_referral() {
     let app = spawn_app().await;
-    let (_, a) = app.post_referral(MSK, "application/json", fixture("json/FJ03.json")).await;
-    let (status, b) = app.post_referral(GP, "application/json", fixture("json/FJ03.json")).await;
+    let (_, a) = app
+        .post_referral(MSK, "application/json", fixture("json/FJ03.json"))
+        .await;
+    let (status, b) = app
+        .post_referral(GP, "application/json", fixture("json/FJ03.json"))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_ne!(a["id"], b["id"]);
 }

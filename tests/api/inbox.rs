@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 async fn submit(app: &TestApp, r: &Value) -> String {
-    let (status, body) = app.post_referral(MSK, "application/json", r.to_string()).await;
+    let (status, body) = app
+        .post_referral(MSK, "application/json", r.to_string())
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["id"].as_str().unwrap().to_owned()
 }
@@ -25,21 +27,49 @@ async fn a_provider_downloads_and_acknowledges_and_the_referrer_sees_each_step()
     assert_eq!(status, StatusCode::OK, "{bundle}");
     assert_eq!(bundle["resourceType"], "Bundle");
     assert_eq!(bundle["type"], "message");
-    assert_eq!(bundle["entry"][0]["resource"]["resourceType"], "MessageHeader");
-    let kinds: Vec<&str> = bundle["entry"].as_array().unwrap().iter().filter_map(|e| e["resource"]["resourceType"].as_str()).collect();
-    for k in ["ServiceRequest", "Patient", "DocumentReference", "Provenance"] {
+    assert_eq!(
+        bundle["entry"][0]["resource"]["resourceType"],
+        "MessageHeader"
+    );
+    let kinds: Vec<&str> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["resource"]["resourceType"].as_str())
+        .collect();
+    for k in [
+        "ServiceRequest",
+        "Patient",
+        "DocumentReference",
+        "Provenance",
+    ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
 
-    let (status, ack) = app.post(NORTH, &format!("/inbox/{id}/acknowledge"), "application/json", "").await;
+    let (status, ack) = app
+        .post(
+            NORTH,
+            &format!("/inbox/{id}/acknowledge"),
+            "application/json",
+            "",
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{ack}");
     assert_eq!(ack["state"], "acknowledged");
     let (_, inbox) = app.get(NORTH, "/inbox").await;
     assert_eq!(inbox["count"], 0, "acknowledged referrals leave the inbox");
-    assert_eq!(app.get(NORTH, &format!("/inbox/{id}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(NORTH, &format!("/inbox/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
 
     let (_, view) = app.get(MSK, &format!("/referrals/{id}")).await;
-    let states: Vec<&str> = view["history"].as_array().unwrap().iter().map(|t| t["state"].as_str().unwrap()).collect();
+    let states: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
     assert_eq!(states, ["received", "ready", "delivered", "acknowledged"]);
     assert_eq!(view["state"], "acknowledged");
 }
@@ -51,14 +81,24 @@ async fn the_same_message_comes_back_when_downloaded_twice() {
     let (_, first) = app.get(NORTH, &format!("/inbox/{id}")).await;
     let (status, second) = app.get(NORTH, &format!("/inbox/{id}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(first["identifier"], second["identifier"], "a stable message id lets providers drop duplicates");
+    assert_eq!(
+        first["identifier"], second["identifier"],
+        "a stable message id lets providers drop duplicates"
+    );
 }
 
 #[actix_web::test]
 async fn acknowledging_before_downloading_is_refused() {
     let app = spawn_app().await;
     let id = submit(&app, &flat_referral()).await;
-    let (status, oo) = app.post(NORTH, &format!("/inbox/{id}/acknowledge"), "application/json", "").await;
+    let (status, oo) = app
+        .post(
+            NORTH,
+            &format!("/inbox/{id}/acknowledge"),
+            "application/json",
+            "",
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{oo}");
     assert_eq!(oo["resourceType"], "OperationOutcome");
 }
@@ -69,8 +109,21 @@ async fn one_provider_cannot_see_or_take_another_providers_referrals() {
     let id = submit(&app, &flat_referral()).await;
     let (_, west) = app.get(WEST, "/inbox").await;
     assert_eq!(west["count"], 0);
-    assert_eq!(app.get(WEST, &format!("/inbox/{id}")).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.post(WEST, &format!("/inbox/{id}/acknowledge"), "application/json", "").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(WEST, &format!("/inbox/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(
+            WEST,
+            &format!("/inbox/{id}/acknowledge"),
+            "application/json",
+            ""
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
     let (_, north) = app.get(NORTH, "/inbox").await;
     assert_eq!(north["count"], 1, "the right provider still has it");
 }

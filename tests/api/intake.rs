@@ -8,7 +8,9 @@ use crate::helpers::*;
 #[actix_web::test]
 async fn a_fhir_message_bundle_is_accepted_and_routed_to_the_default_provider() {
     let app = spawn_app().await;
-    let (status, body) = app.post_referral(MSK, "application/fhir+json", fixture("json/FJ01.json")).await;
+    let (status, body) = app
+        .post_referral(MSK, "application/fhir+json", fixture("json/FJ01.json"))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["state"], "ready");
     assert_eq!(body["provider"], NORTH);
@@ -20,7 +22,9 @@ async fn a_fhir_message_bundle_is_accepted_and_routed_to_the_default_provider() 
 #[actix_web::test]
 async fn a_fhir_transaction_bundle_with_risk_is_accepted_as_urgent() {
     let app = spawn_app().await;
-    let (status, body) = app.post_referral(GP, "application/fhir+json", fixture("json/FJ02.json")).await;
+    let (status, body) = app
+        .post_referral(GP, "application/fhir+json", fixture("json/FJ02.json"))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["record"]["risk_flag"], true);
     assert_eq!(body["urgency"], "urgent");
@@ -29,7 +33,9 @@ async fn a_fhir_transaction_bundle_with_risk_is_accepted_as_urgent() {
 #[actix_web::test]
 async fn a_valid_flat_form_is_accepted_with_its_record() {
     let app = spawn_app().await;
-    let (status, body) = app.post_referral(MSK, "application/json", fixture("json/FJ03.json")).await;
+    let (status, body) = app
+        .post_referral(MSK, "application/json", fixture("json/FJ03.json"))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["record"]["patient"]["postcode"], "NG1 6GR");
     assert_eq!(body["record"]["measures"]["gad7"], 12);
@@ -44,7 +50,9 @@ async fn routing_follows_the_patients_postcode() {
     let app = spawn_app().await;
     let mut r = flat_referral();
     r["patient"]["postcode"] = json!("LS1 4AP");
-    let (status, body) = app.post_referral(MSK, "application/json", r.to_string()).await;
+    let (status, body) = app
+        .post_referral(MSK, "application/json", r.to_string())
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["provider"], WEST);
 }
@@ -52,12 +60,19 @@ async fn routing_follows_the_patients_postcode() {
 #[actix_web::test]
 async fn an_nhs_number_failing_modulus_11_is_rejected_with_its_fhir_path() {
     let app = spawn_app().await;
-    let (status, oo) = app.post_referral(MSK, "application/fhir+json", fixture("json/FJ04.json")).await;
+    let (status, oo) = app
+        .post_referral(MSK, "application/fhir+json", fixture("json/FJ04.json"))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{oo}");
     let paths = issue_paths(&oo);
     assert_eq!(paths.len(), 1, "{oo}");
     assert!(paths[0].contains("identifier"), "{paths:?}");
-    assert!(oo["issue"][0]["diagnostics"].as_str().unwrap().contains("modulus-11"));
+    assert!(
+        oo["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("modulus-11")
+    );
 }
 
 #[actix_web::test]
@@ -70,13 +85,27 @@ async fn every_problem_in_a_submission_is_listed_with_its_path() {
     r["measures"]["phq9"] = json!(27);
     r["measures"]["gad7"] = json!(20);
     r["letter_date"] = json!("2025-02-30");
-    let (status, oo) = app.post_referral(MSK, "application/json", r.to_string()).await;
+    let (status, oo) = app
+        .post_referral(MSK, "application/json", r.to_string())
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{oo}");
     let paths = issue_paths(&oo);
-    for want in ["$.patient.nhs_number", "$.patient.date_of_birth", "$.patient.postcode", "$.letter_date"] {
-        assert!(paths.iter().any(|p| p == want), "missing {want} in {paths:?}");
+    for want in [
+        "$.patient.nhs_number",
+        "$.patient.date_of_birth",
+        "$.patient.postcode",
+        "$.letter_date",
+    ] {
+        assert!(
+            paths.iter().any(|p| p == want),
+            "missing {want} in {paths:?}"
+        );
     }
-    assert_eq!(paths.len(), 4, "in-range scores are not problems: {paths:?}");
+    assert_eq!(
+        paths.len(),
+        4,
+        "in-range scores are not problems: {paths:?}"
+    );
 }
 
 #[actix_web::test]
@@ -84,15 +113,22 @@ async fn a_score_outside_its_scale_is_refused() {
     let app = spawn_app().await;
     let mut r = flat_referral();
     r["measures"]["phq9"] = json!(28);
-    let (status, oo) = app.post_referral(MSK, "application/json", r.to_string()).await;
-    assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+    let (status, oo) = app
+        .post_referral(MSK, "application/json", r.to_string())
+        .await;
+    assert!(
+        status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY,
+        "{status}"
+    );
     assert!(issue_paths(&oo).iter().any(|p| p.contains("phq9")), "{oo}");
 }
 
 #[actix_web::test]
 async fn malformed_json_gets_400_with_an_operation_outcome() {
     let app = spawn_app().await;
-    let (status, oo) = app.post_referral(MSK, "application/json", "{\"patient\": ").await;
+    let (status, oo) = app
+        .post_referral(MSK, "application/json", "{\"patient\": ")
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(oo["resourceType"], "OperationOutcome");
     assert_eq!(oo["issue"][0]["code"], "structure");
@@ -104,11 +140,16 @@ async fn schema_errors_never_echo_the_submitted_values() {
     let mut r = flat_referral();
     r["patient"]["family_name"] = json!(["Secretname-Zyx"]);
     r["unknown_field"] = json!("Leaky-Value-Qwv");
-    let (status, oo) = app.post_referral(MSK, "application/json", r.to_string()).await;
+    let (status, oo) = app
+        .post_referral(MSK, "application/json", r.to_string())
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{oo}");
     assert!(issue_paths(&oo).len() >= 2, "{oo}");
     let text = oo.to_string();
-    assert!(!text.contains("Secretname") && !text.contains("Leaky-Value"), "{text}");
+    assert!(
+        !text.contains("Secretname") && !text.contains("Leaky-Value"),
+        "{text}"
+    );
 }
 
 #[actix_web::test]
@@ -136,7 +177,9 @@ async fn a_referral_without_patient_identity_is_held_for_review() {
     let mut r = flat_referral();
     r["patient"]["nhs_number"] = json!(null);
     r["patient"]["date_of_birth"] = json!(null);
-    let (status, body) = app.post_referral(MSK, "application/json", r.to_string()).await;
+    let (status, body) = app
+        .post_referral(MSK, "application/json", r.to_string())
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["state"], "needs-review");
     assert!(body["provider"].is_null());
@@ -147,11 +190,21 @@ async fn a_referral_without_patient_identity_is_held_for_review() {
 #[actix_web::test]
 async fn process_message_answers_with_a_response_message_after_commit() {
     let app = spawn_app().await;
-    let (status, body) = app.post(MSK, "/fhir/$process-message", "application/fhir+json", fixture("json/FJ01.json")).await;
+    let (status, body) = app
+        .post(
+            MSK,
+            "/fhir/$process-message",
+            "application/fhir+json",
+            fixture("json/FJ01.json"),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["type"], "message");
     assert_eq!(body["entry"][0]["resource"]["response"]["code"], "ok");
-    let id = body["entry"][1]["resource"]["issue"][0]["details"]["coding"][0]["code"].as_str().unwrap().to_owned();
+    let id = body["entry"][1]["resource"]["issue"][0]["details"]["coding"][0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (status, view) = app.get(MSK, &format!("/referrals/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(view["state"], "ready");
@@ -160,7 +213,14 @@ async fn process_message_answers_with_a_response_message_after_commit() {
 #[actix_web::test]
 async fn process_message_refuses_a_bundle_that_is_not_a_message() {
     let app = spawn_app().await;
-    let (status, oo) = app.post(MSK, "/fhir/$process-message", "application/fhir+json", fixture("json/FJ02.json")).await;
+    let (status, oo) = app
+        .post(
+            MSK,
+            "/fhir/$process-message",
+            "application/fhir+json",
+            fixture("json/FJ02.json"),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(issue_paths(&oo), vec!["Bundle.type"]);
 }
@@ -168,15 +228,37 @@ async fn process_message_refuses_a_bundle_that_is_not_a_message() {
 #[actix_web::test]
 async fn metrics_count_submissions_by_channel_and_outcome() {
     let app = spawn_app().await;
-    app.post_referral(MSK, "application/json", fixture("json/FJ03.json")).await;
-    app.post_referral(MSK, "application/fhir+json", fixture("json/FJ04.json")).await;
-    let mut resp = app.anonymous().get(app.url("/metrics")).send().await.unwrap();
+    app.post_referral(MSK, "application/json", fixture("json/FJ03.json"))
+        .await;
+    app.post_referral(MSK, "application/fhir+json", fixture("json/FJ04.json"))
+        .await;
+    let mut resp = app
+        .anonymous()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let text = String::from_utf8(resp.body().await.unwrap().to_vec()).unwrap();
-    assert!(text.contains(r#"refgate_submissions_total{channel="http",outcome="ready"} 1"#), "{text}");
-    assert!(text.contains(r#"refgate_submissions_total{channel="http",outcome="rejected"} 1"#), "{text}");
-    assert!(text.contains(r#"refgate_referrals{state="ready"} 1"#), "{text}");
-    assert!(text.contains("refgate_http_request_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains(r#"refgate_submissions_total{channel="http",outcome="ready"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"refgate_submissions_total{channel="http",outcome="rejected"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"refgate_referrals{state="ready"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("refgate_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
     let (status, health) = app.get(MSK, "/healthz").await;
-    assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
 }

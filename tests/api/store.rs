@@ -31,7 +31,15 @@ fn new_referral(content: u8, urgency: Urgency, offset_secs: i64) -> NewReferral 
 }
 
 fn change(id: ReferralId, provider: &str, to: State) -> StatusChange {
-    StatusChange { id, actor: org(provider), provider: Some(org(provider)), to, reason: None, action: Action::StatusChange, at: Utc::now() }
+    StatusChange {
+        id,
+        actor: org(provider),
+        provider: Some(org(provider)),
+        to,
+        reason: None,
+        action: Action::StatusChange,
+        at: Utc::now(),
+    }
 }
 
 async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
@@ -42,27 +50,41 @@ async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
 
 async fn accept_then_read_back(store: Arc<dyn Store>) {
     let n = new_referral(1, Urgency::Routine, 0);
-    let Accepted::Created(s) = store.accept_referral(n.clone()).await.unwrap() else { panic!("created") };
+    let Accepted::Created(s) = store.accept_referral(n.clone()).await.unwrap() else {
+        panic!("created")
+    };
     assert_eq!((s.id, s.state), (n.id, State::Ready));
     let got = store.get_referral(n.id).await.unwrap();
     assert_eq!(got.record_sealed, vec![1, 2, 3]);
     assert_eq!(got.document, Some(("application/json".into(), vec![4, 5])));
     let states: Vec<State> = got.history.iter().map(|t| t.state).collect();
     assert_eq!(states, [State::Received, State::Ready]);
-    assert!(matches!(store.get_referral(ReferralId::new()).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.get_referral(ReferralId::new()).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn same_content_is_a_duplicate_and_keys_must_match_content(store: Arc<dyn Store>) {
     let first = new_referral(2, Urgency::Routine, 0);
     store.accept_referral(first.clone()).await.unwrap();
-    let again = NewReferral { id: ReferralId::new(), ..first.clone() };
-    assert_eq!(store.accept_referral(again).await.unwrap(), Accepted::Duplicate(store.get_referral(first.id).await.unwrap().summary));
+    let again = NewReferral {
+        id: ReferralId::new(),
+        ..first.clone()
+    };
+    assert_eq!(
+        store.accept_referral(again).await.unwrap(),
+        Accepted::Duplicate(store.get_referral(first.id).await.unwrap().summary)
+    );
     let mut keyed = new_referral(3, Urgency::Routine, 0);
     keyed.idempotency_hash = Some([9; 32]);
     store.accept_referral(keyed.clone()).await.unwrap();
     let mut reused = new_referral(4, Urgency::Routine, 0);
     reused.idempotency_hash = Some([9; 32]);
-    assert!(matches!(store.accept_referral(reused).await, Err(StoreError::IdempotencyConflict)));
+    assert!(matches!(
+        store.accept_referral(reused).await,
+        Err(StoreError::IdempotencyConflict)
+    ));
 }
 
 async fn inbox_orders_urgent_first_and_hides_other_providers(store: Arc<dyn Store>) {
@@ -73,17 +95,39 @@ async fn inbox_orders_urgent_first_and_hides_other_providers(store: Arc<dyn Stor
     for n in [&old, &urgent, &elsewhere] {
         store.accept_referral(n.clone()).await.unwrap();
     }
-    let inbox: Vec<ReferralId> = store.inbox(&org("TTNORTH"), 10).await.unwrap().iter().map(|e| e.id).collect();
+    let inbox: Vec<ReferralId> = store
+        .inbox(&org("TTNORTH"), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
     assert_eq!(inbox, [urgent.id, old.id]);
 }
 
 async fn lifecycle_is_enforced_and_ownership_checked(store: Arc<dyn Store>) {
     let n = new_referral(8, Urgency::Routine, 0);
     store.accept_referral(n.clone()).await.unwrap();
-    assert!(matches!(store.change_status(change(n.id, "TTNORTH", State::Acknowledged)).await, Err(StoreError::Transition(_))));
-    assert!(matches!(store.change_status(change(n.id, "TTWEST", State::Delivered)).await, Err(StoreError::NotFound)));
-    store.change_status(change(n.id, "TTNORTH", State::Delivered)).await.unwrap();
-    let s = store.change_status(change(n.id, "TTNORTH", State::Acknowledged)).await.unwrap();
+    assert!(matches!(
+        store
+            .change_status(change(n.id, "TTNORTH", State::Acknowledged))
+            .await,
+        Err(StoreError::Transition(_))
+    ));
+    assert!(matches!(
+        store
+            .change_status(change(n.id, "TTWEST", State::Delivered))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .change_status(change(n.id, "TTNORTH", State::Delivered))
+        .await
+        .unwrap();
+    let s = store
+        .change_status(change(n.id, "TTNORTH", State::Acknowledged))
+        .await
+        .unwrap();
     assert_eq!(s.state, State::Acknowledged);
     assert!(store.inbox(&org("TTNORTH"), 10).await.unwrap().is_empty());
 }
@@ -92,13 +136,24 @@ async fn a_failed_operation_leaves_the_audit_chain_intact(store: Arc<dyn Store>)
     let n = new_referral(10, Urgency::Routine, 0);
     store.accept_referral(n.clone()).await.unwrap();
     // Fails inside the writer's batch: its audit event must be rolled back with it.
-    let _ = store.change_status(change(n.id, "TTNORTH", State::Completed)).await;
+    let _ = store
+        .change_status(change(n.id, "TTNORTH", State::Completed))
+        .await;
     store
-        .append_audit(AuditDraft { actor: None, action: Action::ValidationFailed, referral_id: None, outcome: Outcome::Failure, detail: None })
+        .append_audit(AuditDraft {
+            actor: None,
+            action: Action::ValidationFailed,
+            referral_id: None,
+            outcome: Outcome::Failure,
+            detail: None,
+        })
         .await
         .unwrap();
     let events = store.audit_events().await.unwrap();
-    assert_eq!(events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["intake", "routed", "validation-failed"]);
+    assert_eq!(
+        events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["intake", "routed", "validation-failed"]
+    );
     assert_eq!(audit::verify(events), Ok(3));
 }
 
@@ -106,13 +161,20 @@ async fn concurrent_writes_are_all_committed_and_chained(store: Arc<dyn Store>) 
     let tasks: Vec<_> = (0..200u8)
         .map(|i| {
             let store = store.clone();
-            tokio::spawn(async move { store.accept_referral(new_referral(i, Urgency::Routine, 0)).await })
+            tokio::spawn(async move {
+                store
+                    .accept_referral(new_referral(i, Urgency::Routine, 0))
+                    .await
+            })
         })
         .collect();
     for t in tasks {
         assert!(matches!(t.await.unwrap().unwrap(), Accepted::Created(_)));
     }
-    assert_eq!(store.count_by_state().await.unwrap(), vec![(State::Ready, 200)]);
+    assert_eq!(
+        store.count_by_state().await.unwrap(),
+        vec![(State::Ready, 200)]
+    );
     assert_eq!(audit::verify(store.audit_events().await.unwrap()), Ok(400));
 }
 
@@ -148,9 +210,15 @@ async fn data_survives_closing_and_reopening_the_file() {
     store.accept_referral(n.clone()).await.unwrap();
     store.close().await;
     let store = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(store.get_referral(n.id).await.unwrap().summary.urgency, Urgency::Urgent);
+    assert_eq!(
+        store.get_referral(n.id).await.unwrap().summary.urgency,
+        Urgency::Urgent
+    );
     // The chain continues from where it stopped.
-    store.change_status(change(n.id, "TTNORTH", State::Delivered)).await.unwrap();
+    store
+        .change_status(change(n.id, "TTNORTH", State::Delivered))
+        .await
+        .unwrap();
     assert_eq!(audit::verify(store.audit_events().await.unwrap()), Ok(3));
     store.close().await;
 }
