@@ -84,7 +84,7 @@ pub fn risk(text: &str) -> RiskFinding {
 pub fn telephone_ok(text: &str) -> Option<bool> {
     static NOT_OK: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?x)
-            face[\s-]to[\s-]face\s+only | only\s+face[\s-]to[\s-]face | in[\s-]person\s+only
+            face[\s-]to[\s-]face(\s+(contact|appointments?|sessions?))?\s+only | only\s+face[\s-]to[\s-]face | in[\s-]person\s+only
             | (not|no|doesn't|does\s+not|won't|unable\s+to\s+use\s+the|cannot\s+use\s+the)\s+(want\s+)?(by\s+)?(tele)?phone
             | (tele)?phone\s+(is\s+)?not\s+(suitable|appropriate|acceptable|possible)")
         .expect("static pattern compiles")
@@ -144,6 +144,7 @@ mod tests {
         assert_eq!(telephone_ok("Telephone preferred."), Some(true));
         assert_eq!(telephone_ok("Happy to be contacted by phone"), Some(true));
         assert_eq!(telephone_ok("Face to face only please"), Some(false));
+        assert_eq!(telephone_ok("Face-to-face contact only."), Some(false));
         assert_eq!(
             telephone_ok("She does not want telephone appointments"),
             Some(false)

@@ -452,9 +452,9 @@ fn read_flags(
         let wording = cues::risk(&code);
         if category || wording.mentioned {
             finding.mentioned = true;
-            // An active risk Flag is current risk unless its wording says it is past.
-            finding.current |=
-                flag.get("status") == "active" && (wording.current || !wording.mentioned);
+            // Urgency follows the wording ("thoughts of self-harm disclosed" is current);
+            // a bare "Risk" Flag leaves it to the request's priority.
+            finding.current |= flag.get("status") == "active" && wording.current;
             paths.insert("risk_flag", flag.path(""));
         }
     }

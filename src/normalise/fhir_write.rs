@@ -14,22 +14,18 @@ use ring::digest;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::fhir_map::{
+    GMC_SYSTEM, HCPC_SYSTEM, INTERPRETER_REQUIRED, LOINC, LOINC_GAD7, LOINC_PHQ9,
+    NHS_NUMBER_SYSTEM, NMC_SYSTEM, ODS_SYSTEM,
+};
 use crate::domain::{OrgId, Referral, ReferralId, Sex};
 
 /// Identifier system of the gateway's referral ids (also used in response messages).
 pub const REFERRAL_ID_SYSTEM: &str = "https://refgate.nhs.example/Id/referral";
 /// Identifier system for configured organisation ids that are not ODS codes.
 pub const ORGANISATION_ID_SYSTEM: &str = "https://refgate.nhs.example/Id/organisation";
-const ODS_SYSTEM: &str = "https://fhir.nhs.uk/Id/ods-organization-code";
-const NHS_NUMBER_SYSTEM: &str = "https://fhir.nhs.uk/Id/nhs-number";
-const GMC_SYSTEM: &str = "https://fhir.hl7.org.uk/Id/gmc-number";
-const HCPC_SYSTEM: &str = "https://fhir.hl7.org.uk/Id/hcpc-number";
-const NMC_SYSTEM: &str = "https://fhir.hl7.org.uk/Id/nmc-number";
 const MESSAGE_EVENT_SYSTEM: &str = "https://fhir.nhs.uk/CodeSystem/message-event";
 const SNOMED: &str = "http://snomed.info/sct";
-const LOINC: &str = "http://loinc.org";
-const INTERPRETER_REQUIRED: &str =
-    "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired";
 
 /// Risk wording in `ServiceRequest.note`, beside the Flag, for systems that read only notes.
 pub const RISK_NOTE: &str = "Risk of harm reported by referrer";
@@ -496,12 +492,12 @@ fn observations(record: &Referral, patient: Uuid, w: &mut Writer) -> Vec<Uuid> {
         (
             "Observation/phq9",
             m.phq9,
-            loinc("44261-6", PHQ9_DISPLAY, "PHQ-9 total score"),
+            loinc(LOINC_PHQ9, PHQ9_DISPLAY, "PHQ-9 total score"),
         ),
         (
             "Observation/gad7",
             m.gad7,
-            loinc("70274-6", GAD7_DISPLAY, "GAD-7 total score"),
+            loinc(LOINC_GAD7, GAD7_DISPLAY, "GAD-7 total score"),
         ),
         (
             "Observation/hads-anxiety",

@@ -152,6 +152,50 @@ mod tests {
         assert_eq!(problems[0].code, IssueCode::Value);
     }
 
+    /// The Bundles refgate emits follow the same table it reads with: reading one back
+    /// gives the record that was written, for every field of the record.
+    #[test]
+    fn emitted_bundles_read_back_to_the_same_record() {
+        let mut full = normalise(Format::Flat, &fixture("json", "FJ03"), today())
+            .unwrap()
+            .record;
+        full.risk_flag = true;
+        full.preferences.interpreter = Some("Turkish".into());
+        full.patient.email = Some("simon@example.org".into());
+        full.measures.hads_anxiety = Some(3);
+        full.measures.hads_depression = Some(21);
+        full.diagnoses.push("Fibromyalgia".into());
+        let mut urgent_gp_referral = normalise(Format::Fhir, &fixture("json", "FJ02"), today())
+            .unwrap()
+            .record;
+        urgent_gp_referral.preferences.telephone_ok = Some(false);
+        for record in [full, urgent_gp_referral] {
+            let meta = fhir_write::MessageMeta {
+                message_id: uuid::Uuid::new_v4(),
+                referral_id: crate::domain::ReferralId::new(),
+                timestamp: chrono::Utc::now(),
+                source_endpoint: "https://gateway.example".into(),
+                sender: (
+                    crate::domain::OrgId::parse("RCB55").unwrap(),
+                    "Clinic".into(),
+                ),
+                destination: (crate::domain::OrgId::parse("TTNORTH").unwrap(), "TT".into()),
+                original: Some(("text/plain".into(), b"Dear colleague".to_vec())),
+            };
+            let mut record = record;
+            tidy::tidy(&mut record, 1.0);
+            let bundle = fhir_write::write_message(&record, &meta);
+            let body = serde_json::to_vec(&bundle).unwrap();
+            let back = normalise(Format::Fhir, &body, today())
+                .unwrap_or_else(|p| panic!("{p:?}"))
+                .record;
+            assert_eq!(
+                serde_json::to_value(&back).unwrap(),
+                serde_json::to_value(&record).unwrap()
+            );
+        }
+    }
+
     #[test]
     fn not_json_is_a_structure_problem() {
         let problems = normalise(Format::Flat, b"{not json", today()).unwrap_err();
