@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -95,32 +94,24 @@ impl Report {
 }
 
 fn tls_config(dir: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(dir.join("certs/ca.pem"))? {
-        roots.add(c?)?;
-    }
-    let chain: Vec<_> = CertificateDer::pem_file_iter(dir.join("certs/orgs/RCB55.pem"))?
-        .collect::<Result<_, _>>()?;
-    let key = PrivateKeyDer::from_pem_file(dir.join("certs/orgs/RCB55-key.pem"))?;
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)?;
+    let certs = dir.join("certs");
+    let cfg = refgate::tls::client_config(
+        &certs.join("ca.pem"),
+        Some(&certs.join("orgs/RCB55.pem")),
+        Some(&certs.join("orgs/RCB55-key.pem")),
+    )?;
     Ok(Arc::new(cfg))
 }
 
 async fn wait_ready(dir: &Path, port: u16) -> anyhow::Result<()> {
     let cfg = tls_config(dir)?;
     for _ in 0..300 {
-        if let Ok(mut c) = Conn::open(cfg.clone(), port).await {
-            if c.request("GET", "/healthz", "")
+        if let Ok(mut c) = Conn::open(cfg.clone(), port).await
+            && c.request("GET", "/healthz", "")
                 .await
-                .map(|(s, _)| s == 200)
-                .unwrap_or(false)
-            {
-                return Ok(());
-            }
+                .is_ok_and(|(s, _)| s == 200)
+        {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -20,9 +20,8 @@ where
     I: IntoIterator<Item = AuditEvent>,
 {
     let mut prev = GENESIS;
-    let mut expected_seq = 1;
-    let mut count = 0;
-    for ev in events {
+    let mut count: u64 = 0;
+    for (expected_seq, ev) in (1..).zip(events) {
         if ev.seq != expected_seq {
             return Err(BrokenLink {
                 seq: ev.seq,
@@ -42,7 +41,6 @@ where
             });
         }
         prev = ev.hash;
-        expected_seq += 1;
         count += 1;
     }
     Ok(count)

@@ -131,7 +131,7 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
         tracing::error!(error = %e, "store could not begin a transaction");
         jobs.into_iter()
-            .filter_map(|j| fail(j))
+            .filter_map(fail)
             .for_each(|p| p.send(false));
         return;
     }
