@@ -6,6 +6,9 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
 COPY schemas ./schemas
+# Cargo reads every declared target when it loads the manifest, the bench included.
+COPY benches ./benches
+COPY fixtures ./fixtures
 RUN cargo build --release --locked --bin refgate
 
 FROM debian:bookworm-slim

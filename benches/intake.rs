@@ -19,6 +19,9 @@ use tokio::net::TcpStream;
 
 const FIXTURE: &str = include_str!("../fixtures/json/FJ01.json");
 const MARKER: &str = "Telephone CBT for chronic pain";
+/// Numbers every submission of every run, so each one has new content (a repeat would
+/// be answered as a duplicate, not stored again).
+static SUBMISSIONS: AtomicU64 = AtomicU64::new(0);
 
 fn main() -> anyhow::Result<()> {
     let secs: u64 = std::env::var("BENCH_SECS")
@@ -125,17 +128,16 @@ async fn run(
     duration: Duration,
 ) -> anyhow::Result<Report> {
     let cfg = tls_config(dir)?;
-    let counter = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (cfg, counter, stop) = (cfg.clone(), counter.clone(), stop.clone());
+        let (cfg, stop) = (cfg.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(cfg, port).await?;
             let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
             while !stop.load(Ordering::Relaxed) {
-                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let n = SUBMISSIONS.fetch_add(1, Ordering::Relaxed);
                 let body = FIXTURE.replacen(
                     MARKER,
                     &format!("{MARKER} (bench {n} {})", std::process::id()),

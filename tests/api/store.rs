@@ -178,6 +178,73 @@ async fn concurrent_writes_are_all_committed_and_chained(store: Arc<dyn Store>) 
     assert_eq!(audit::verify(store.audit_events().await.unwrap()), Ok(400));
 }
 
+/// Repeats and clashes that arrive together (so likely in one group commit) are
+/// resolved one by one, in order, as if they had arrived apart.
+async fn repeats_and_clashes_in_one_burst_are_resolved_one_by_one(store: Arc<dyn Store>) {
+    let same_content: Vec<NewReferral> = (0..30)
+        .map(|_| new_referral(7, Urgency::Routine, 0))
+        .collect();
+    let same_key: Vec<NewReferral> = (0..30u8)
+        .map(|i| NewReferral {
+            idempotency_hash: Some([9; 32]),
+            ..new_referral(100 + i, Urgency::Routine, 0)
+        })
+        .collect();
+    // Two different referrals claiming one id: the second breaks a unique constraint,
+    // which must fail it alone and not its neighbours.
+    let first = new_referral(60, Urgency::Urgent, 0);
+    let clash = NewReferral {
+        content_hash: [61; 32],
+        ..first.clone()
+    };
+    let all: Vec<NewReferral> = same_content
+        .into_iter()
+        .chain(same_key)
+        .chain([first, clash])
+        .chain((200..230u8).map(|i| new_referral(i, Urgency::Routine, 0)))
+        .collect();
+    let tasks: Vec<_> = all
+        .into_iter()
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move { store.accept_referral(n).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    let created = |r: &[Result<Accepted, StoreError>]| {
+        r.iter()
+            .filter(|r| matches!(r, Ok(Accepted::Created(_))))
+            .count()
+    };
+    let (content, rest) = results.split_at(30);
+    assert_eq!(created(content), 1);
+    assert!(content.iter().all(|r| r.is_ok()));
+    let (key, rest) = rest.split_at(30);
+    assert_eq!(created(key), 1);
+    assert_eq!(
+        key.iter()
+            .filter(|r| matches!(r, Err(StoreError::IdempotencyConflict)))
+            .count(),
+        29
+    );
+    let (clashing, others) = rest.split_at(2);
+    assert_eq!(created(clashing), 1);
+    assert_eq!(clashing.iter().filter(|r| r.is_err()).count(), 1);
+    assert_eq!(created(others), 30);
+    assert_eq!(
+        store.count_by_state().await.unwrap(),
+        vec![(State::Ready, 33)]
+    );
+    // 33 referrals x (intake + routed) + 29 duplicates; refused ones leave no event.
+    assert_eq!(
+        audit::verify(store.audit_events().await.unwrap()),
+        Ok(33 * 2 + 29)
+    );
+}
+
 macro_rules! contract {
     ($($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,7 +264,8 @@ mod sqlite_store {
         inbox_orders_urgent_first_and_hides_other_providers,
         lifecycle_is_enforced_and_ownership_checked,
         a_failed_operation_leaves_the_audit_chain_intact,
-        concurrent_writes_are_all_committed_and_chained
+        concurrent_writes_are_all_committed_and_chained,
+        repeats_and_clashes_in_one_burst_are_resolved_one_by_one
     );
 }
 

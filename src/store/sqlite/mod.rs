@@ -6,6 +6,7 @@
 //! which is what makes durable intake fast. Each operation runs inside its own
 //! savepoint so one failure never affects its neighbours. Reads use a small pool.
 
+mod accept;
 mod migrate;
 mod read;
 mod writer;

@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::accept;
 use super::read::summary_from;
 use super::{db_err, exec};
 use crate::audit::event::format_time;
-use crate::audit::{Action, AuditDraft, AuditEvent, GENESIS, Outcome};
-use crate::domain::{State, Urgency};
+use crate::audit::{AuditDraft, AuditEvent, GENESIS, Outcome};
+use crate::domain::State;
 use crate::store::{Accepted, NewReferral, ReferralSummary, StatusChange, StoreError};
 
 /// Most operations committed together. Bounded so one transaction stays short.
@@ -52,8 +53,8 @@ impl Pending {
 /// The next sequence number and the hash the next event must chain to.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ChainHead {
-    next_seq: i64,
-    prev: [u8; 32],
+    pub(super) next_seq: i64,
+    pub(super) prev: [u8; 32],
 }
 
 impl ChainHead {
@@ -136,30 +137,38 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
         return;
     }
     let mut pending = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let before = *head;
-        let savepoint = exec(conn, "SAVEPOINT op").await;
-        let p = match job {
-            Job::Accept(new, tx) => Pending::Accept(tx, accept(conn, head, &new).await),
+    let mut jobs = jobs.into_iter().peekable();
+    while let Some(job) = jobs.next() {
+        match job {
+            Job::Accept(new, tx) => {
+                // Consecutive intakes go in together: a run costs the same few
+                // statements whatever its length.
+                let mut run = vec![(new, tx)];
+                while run.len() < accept::MAX_RUN
+                    && let Some(Job::Accept(..)) = jobs.peek()
+                {
+                    if let Some(Job::Accept(new, tx)) = jobs.next() {
+                        run.push((new, tx));
+                    }
+                }
+                accept_jobs(conn, head, run, &mut pending).await;
+            }
             Job::Audit(draft, tx) => {
-                Pending::Audit(tx, append(conn, head, &draft, Utc::now()).await.map(|_| ()))
+                let r = in_savepoint(conn, head, async |conn, head| {
+                    append(conn, head, &draft, Utc::now()).await.map(|_| ())
+                })
+                .await;
+                pending.push(Pending::Audit(tx, r));
             }
             Job::Status(change, tx) => {
-                Pending::Status(tx, change_status(conn, head, &change).await)
+                let r = in_savepoint(conn, head, async |conn, head| {
+                    change_status(conn, head, &change).await
+                })
+                .await;
+                pending.push(Pending::Status(tx, r));
             }
-            Job::Shutdown(_) => continue,
-        };
-        let failed = savepoint.is_err()
-            || matches!(
-                &p,
-                Pending::Accept(_, Err(_)) | Pending::Audit(_, Err(_)) | Pending::Status(_, Err(_))
-            );
-        if failed {
-            *head = before;
-            let _ = exec(conn, "ROLLBACK TO op").await;
+            Job::Shutdown(_) => {}
         }
-        let _ = exec(conn, "RELEASE op").await;
-        pending.push(p);
     }
     let committed = match exec(conn, "COMMIT").await {
         Ok(()) => true,
@@ -172,6 +181,69 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
     };
     for p in pending {
         p.send(committed);
+    }
+}
+
+/// Runs one operation in its own savepoint: if it fails, its writes and its audit
+/// events are undone and the chain head goes back, leaving the rest of the batch intact.
+async fn in_savepoint<T>(
+    conn: &mut SqliteConnection,
+    head: &mut ChainHead,
+    op: impl AsyncFnOnce(&mut SqliteConnection, &mut ChainHead) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let before = *head;
+    exec(conn, "SAVEPOINT op").await?;
+    let result = op(&mut *conn, &mut *head).await;
+    let released = match &result {
+        Ok(_) => exec(conn, "RELEASE op").await,
+        Err(_) => Err(StoreError::Database("operation failed".into())),
+    };
+    if released.is_err() {
+        *head = before;
+        let _ = exec(conn, "ROLLBACK TO op").await;
+        let _ = exec(conn, "RELEASE op").await;
+    }
+    match (result, released) {
+        (Ok(_), Err(e)) => Err(e),
+        (result, _) => result,
+    }
+}
+
+/// Accepts a run of intakes together; if a statement fails, each is retried alone so
+/// that one bad referral fails alone.
+async fn accept_jobs(
+    conn: &mut SqliteConnection,
+    head: &mut ChainHead,
+    run: Vec<(Box<NewReferral>, Reply<Accepted>)>,
+    pending: &mut Vec<Pending>,
+) {
+    let news: Vec<&NewReferral> = run.iter().map(|(n, _)| n.as_ref()).collect();
+    let together = in_savepoint(conn, head, async |conn, head| {
+        accept::accept_run(conn, head, &news).await
+    })
+    .await;
+    let outcomes = match together {
+        Ok(outcomes) => outcomes,
+        Err(e) if news.len() == 1 => vec![Err(e)],
+        Err(_) => {
+            let mut each = Vec::with_capacity(news.len());
+            for new in &news {
+                let one = in_savepoint(conn, head, async |conn, head| {
+                    accept::accept_run(conn, head, &[new]).await
+                })
+                .await;
+                each.push(match one {
+                    Ok(mut outcomes) => outcomes
+                        .pop()
+                        .unwrap_or_else(|| Err(StoreError::Database("no outcome".into()))),
+                    Err(e) => Err(e),
+                });
+            }
+            each
+        }
+    };
+    for ((_, tx), outcome) in run.into_iter().zip(outcomes) {
+        pending.push(Pending::Accept(tx, outcome));
     }
 }
 
@@ -216,129 +288,6 @@ async fn append(
     Ok(ev)
 }
 
-const SUMMARY_COLUMNS: &str = "id, referrer, provider, state, urgency, received_at";
-
-async fn find_existing(
-    conn: &mut SqliteConnection,
-    new: &NewReferral,
-) -> Result<Option<ReferralSummary>, StoreError> {
-    if let Some(key) = new.idempotency_hash {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {SUMMARY_COLUMNS}, content_hash FROM referrals WHERE referrer = $1 AND idempotency_hash = $2"
-        )))
-        .bind(new.referrer.as_str())
-        .bind(&key[..])
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        if let Some(row) = row {
-            let content: Vec<u8> = row.try_get("content_hash").map_err(db_err)?;
-            if content != new.content_hash {
-                return Err(StoreError::IdempotencyConflict);
-            }
-            return summary_from(&row).map(Some);
-        }
-    }
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {SUMMARY_COLUMNS} FROM referrals WHERE referrer = $1 AND content_hash = $2"
-    )))
-    .bind(new.referrer.as_str())
-    .bind(&new.content_hash[..])
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    row.as_ref().map(summary_from).transpose()
-}
-
-async fn accept(
-    conn: &mut SqliteConnection,
-    head: &mut ChainHead,
-    new: &NewReferral,
-) -> Result<Accepted, StoreError> {
-    if let Some(existing) = find_existing(conn, new).await? {
-        let draft = AuditDraft {
-            actor: Some(new.referrer.clone()),
-            action: Action::Duplicate,
-            referral_id: Some(existing.id),
-            outcome: Outcome::Success,
-            detail: Some(format!("channel={}", new.channel)),
-        };
-        append(conn, head, &draft, new.received_at).await?;
-        return Ok(Accepted::Duplicate(existing));
-    }
-    let at = format_time(new.received_at);
-    let (doc_type, doc) = match &new.document {
-        Some((t, d)) => (Some(t.as_str()), Some(d.as_slice())),
-        None => (None, None),
-    };
-    sqlx::query(
-        "INSERT INTO referrals (id, referrer, provider, channel, state, urgency, priority_rank, received_at, updated_at,
-                                idempotency_hash, content_hash, record_sealed, document_type, document_sealed)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(new.id.to_string())
-    .bind(new.referrer.as_str())
-    .bind(new.provider.as_ref().map(|p| p.as_str()))
-    .bind(new.channel)
-    .bind(new.state.as_str())
-    .bind(new.urgency.as_str())
-    .bind(if new.urgency == Urgency::Urgent { 0_i64 } else { 1 })
-    .bind(&at)
-    .bind(new.idempotency_hash.as_ref().map(|h| &h[..]))
-    .bind(&new.content_hash[..])
-    .bind(&new.record_sealed[..])
-    .bind(doc_type)
-    .bind(doc)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let actor = Some(new.referrer.as_str());
-    insert_transition(
-        conn,
-        &new.id.to_string(),
-        1,
-        State::Received,
-        &at,
-        actor,
-        None,
-    )
-    .await?;
-    insert_transition(conn, &new.id.to_string(), 2, new.state, &at, None, None).await?;
-    let draft = |action, detail| AuditDraft {
-        actor: Some(new.referrer.clone()),
-        action,
-        referral_id: Some(new.id),
-        outcome: Outcome::Success,
-        detail,
-    };
-    append(
-        conn,
-        head,
-        &draft(Action::Intake, Some(format!("channel={}", new.channel))),
-        new.received_at,
-    )
-    .await?;
-    let second = match &new.provider {
-        Some(p) if new.state == State::Ready => {
-            let detail = match &new.audit_detail {
-                Some(d) => format!("provider={p};{d}"),
-                None => format!("provider={p}"),
-            };
-            draft(Action::Routed, Some(detail))
-        }
-        _ => draft(Action::HeldForReview, new.audit_detail.clone()),
-    };
-    append(conn, head, &second, new.received_at).await?;
-    Ok(Accepted::Created(ReferralSummary {
-        id: new.id,
-        referrer: new.referrer.clone(),
-        provider: new.provider.clone(),
-        state: new.state,
-        urgency: new.urgency,
-        received_at: new.received_at,
-    }))
-}
-
 async fn insert_transition(
     conn: &mut SqliteConnection,
     id: &str,
@@ -360,6 +309,8 @@ async fn insert_transition(
         .map_err(db_err)?;
     Ok(())
 }
+
+const SUMMARY_COLUMNS: &str = "id, referrer, provider, state, urgency, received_at";
 
 async fn change_status(
     conn: &mut SqliteConnection,
