@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use sqlx::{Row, SqliteConnection};
 
-use super::db_err;
 use super::read::summary_from;
 use super::writer::ChainHead;
+use super::{db_err, exec};
 use crate::audit::event::format_time;
 use crate::audit::{Action, AuditDraft, AuditEvent, Outcome};
 use crate::domain::{State, Urgency};
@@ -29,18 +29,40 @@ const SUMMARY_COLUMNS: &str = "r.id AS id, r.referrer AS referrer, r.provider AS
 /// idempotency key, the content it was first used with.
 type Known = HashMap<(String, [u8; 32]), (ReferralSummary, [u8; 32])>;
 
+/// How a run relates to the batch's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// Inside a transaction the writer opened and will commit: the run has its own
+    /// savepoint.
+    Savepoint,
+    /// The run is the whole batch: it begins and commits the transaction itself, so
+    /// a batch of intakes costs two hops to SQLite's thread in all.
+    Transaction,
+}
+
 /// Accepts `run` in order and appends its audit events, advancing `head`.
 ///
 /// Per-referral outcomes (created, duplicate, idempotency key reused for other content)
-/// are in the returned list. An `Err` means a statement failed: nothing of the run may
-/// be kept and `head` must be restored by the caller (the writer retries each referral
-/// alone, so one bad referral cannot fail its neighbours).
+/// are in the returned list. An `Err` means a statement failed: then nothing of the run
+/// is kept and `head` is as it was (the writer retries each referral alone, so one bad
+/// referral cannot fail its neighbours).
 pub(super) async fn accept_run(
     conn: &mut SqliteConnection,
     head: &mut ChainHead,
     run: &[&NewReferral],
+    scope: Scope,
 ) -> Result<Vec<Result<Accepted, StoreError>>, StoreError> {
-    let (mut by_content, mut by_key) = lookup(conn, run).await?;
+    let before = *head;
+    let found = lookup(conn, run, scope).await;
+    let (mut by_content, mut by_key) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            if scope == Scope::Transaction {
+                let _ = exec(conn, "ROLLBACK").await;
+            }
+            return Err(e);
+        }
+    };
     let mut rows = Rows::default();
     let mut outcomes = Vec::with_capacity(run.len());
     for new in run {
@@ -78,7 +100,10 @@ pub(super) async fn accept_run(
         }
         outcomes.push(Ok(Accepted::Created(summary)));
     }
-    rows.insert(conn).await?;
+    if let Err(e) = rows.insert(conn, scope).await {
+        *head = before;
+        return Err(e);
+    }
     Ok(outcomes)
 }
 
@@ -106,6 +131,7 @@ fn draft(
 async fn lookup<'a>(
     conn: &mut SqliteConnection,
     run: &[&'a NewReferral],
+    scope: Scope,
 ) -> Result<(Known, Known), StoreError> {
     let mut args: Vec<(&str, [u8; 32])> = Vec::new();
     let mut values = |pairs: Vec<(&'a str, [u8; 32])>| {
@@ -143,6 +169,10 @@ async fn lookup<'a>(
              SELECT 'key' AS via, i.hash AS hash, {SUMMARY_COLUMNS}
              FROM i JOIN referrals r ON r.referrer = i.referrer AND r.idempotency_hash = i.hash"
         )
+    };
+    let sql = match scope {
+        Scope::Transaction => format!("BEGIN IMMEDIATE; {sql}"),
+        Scope::Savepoint => sql,
     };
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
     for (referrer, hash) in &args {
@@ -230,7 +260,7 @@ impl<'a> Rows<'a> {
 
     /// One round trip: up to three multi-row INSERTs in one query, parameters
     /// bound in order across all of them.
-    async fn insert(self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    async fn insert(self, conn: &mut SqliteConnection, scope: Scope) -> Result<(), StoreError> {
         let mut sql = String::new();
         // Anonymous `?` parameters, bound in order across the statements: named ones
         // cost SQLite a lookup per parameter, which grows with the statement.
@@ -257,9 +287,13 @@ impl<'a> Rows<'a> {
                 rows.join(", ")
             ));
         }
-        if sql.is_empty() {
-            return Ok(());
-        }
+        // The savepoint or the commit travels with the inserts (one hop to SQLite's
+        // thread, not three): if a statement fails, what ran before it is undone below.
+        let sql = match scope {
+            Scope::Savepoint if sql.is_empty() => return Ok(()),
+            Scope::Savepoint => format!("SAVEPOINT run; {sql} RELEASE run;"),
+            Scope::Transaction => format!("{sql} COMMIT;"),
+        };
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false);
         for (new, at) in &self.referrals {
             let (doc_type, doc) = match &new.document {
@@ -307,7 +341,18 @@ impl<'a> Rows<'a> {
                 .bind(&ev.prev_hash[..])
                 .bind(&ev.hash[..]);
         }
-        q.execute(&mut *conn).await.map_err(db_err)?;
+        if let Err(e) = q.execute(&mut *conn).await {
+            match scope {
+                Scope::Savepoint => {
+                    let _ = exec(conn, "ROLLBACK TO run").await;
+                    let _ = exec(conn, "RELEASE run").await;
+                }
+                Scope::Transaction => {
+                    let _ = exec(conn, "ROLLBACK").await;
+                }
+            }
+            return Err(db_err(e));
+        }
         Ok(())
     }
 }

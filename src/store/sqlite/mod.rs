@@ -21,6 +21,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use super::{
     Accepted, InboxEntry, NewReferral, ReferralSummary, StatusChange, Store, StoreError,
@@ -34,6 +35,31 @@ pub struct SqliteStore {
     jobs: mpsc::Sender<writer::Job>,
     reads: SqlitePool,
     writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    checkpointer: tokio::sync::Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
+}
+
+/// How often committed WAL pages are copied into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// Checkpoints the WAL in the background until stopped, then once more truncating it,
+/// so a stopped gateway leaves a compact database file.
+async fn checkpoint_until(mut conn: sqlx::SqliteConnection, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {
+                if let Err(e) = exec(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)").await {
+                    tracing::warn!(error = %e, "wal checkpoint failed; will retry");
+                }
+            }
+        }
+    }
+    if let Err(e) = exec(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)").await {
+        tracing::warn!(error = %e, "final wal checkpoint failed");
+    }
+    let _ = sqlx::Connection::close(conn).await;
 }
 
 fn db_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -75,7 +101,15 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .disable_statement_logging();
-        let mut conn = options.connect().await.map_err(db_err)?;
+        // The writer never checkpoints: copying the WAL into the database (and its
+        // fsync) would sit in the path of every commit. A second connection does it
+        // in the background (PASSIVE: it never blocks the writer or readers).
+        let mut conn = options
+            .clone()
+            .pragma("wal_autocheckpoint", "0")
+            .connect()
+            .await
+            .map_err(db_err)?;
         migrate::run(&mut conn).await?;
         let head = writer::ChainHead::load(&mut conn).await?;
         let reads = SqlitePoolOptions::new()
@@ -83,12 +117,16 @@ impl SqliteStore {
             .connect_with(options.clone().read_only(true))
             .await
             .map_err(db_err)?;
+        let checkpoints = options.connect().await.map_err(db_err)?;
+        let stop = CancellationToken::new();
+        let checkpointer = tokio::spawn(checkpoint_until(checkpoints, stop.clone()));
         let (jobs, rx) = mpsc::channel(4096);
         let handle = tokio::spawn(writer::run(conn, head, rx));
         Ok(Self {
             jobs,
             reads,
             writer: tokio::sync::Mutex::new(Some(handle)),
+            checkpointer: tokio::sync::Mutex::new(Some((stop, checkpointer))),
         })
     }
 
@@ -143,6 +181,10 @@ impl Store for SqliteStore {
             let _ = rx.await;
         }
         if let Some(handle) = self.writer.lock().await.take() {
+            let _ = handle.await;
+        }
+        if let Some((stop, handle)) = self.checkpointer.lock().await.take() {
+            stop.cancel();
             let _ = handle.await;
         }
         self.reads.close().await;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::accept;
+use super::accept::{self, Scope};
 use super::read::summary_from;
 use super::{db_err, exec};
 use crate::audit::event::format_time;
@@ -128,6 +128,27 @@ pub(super) async fn run(
 }
 
 async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: Vec<Job>) {
+    // Under load most batches are intakes only: they take the two-hop path. If it
+    // fails, nothing was kept and the general path below retries each one alone.
+    if jobs.len() <= accept::MAX_RUN && jobs.iter().all(|j| matches!(j, Job::Accept(..))) {
+        let news: Vec<&NewReferral> = jobs
+            .iter()
+            .filter_map(|j| match j {
+                Job::Accept(new, _) => Some(new.as_ref()),
+                _ => None,
+            })
+            .collect();
+        let whole = accept::accept_run(conn, head, &news, Scope::Transaction).await;
+        drop(news);
+        if let Ok(outcomes) = whole {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                if let Job::Accept(_, tx) = job {
+                    Pending::Accept(tx, outcome).send(true);
+                }
+            }
+            return;
+        }
+    }
     let start = *head;
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
         tracing::error!(error = %e, "store could not begin a transaction");
@@ -218,20 +239,15 @@ async fn accept_jobs(
     pending: &mut Vec<Pending>,
 ) {
     let news: Vec<&NewReferral> = run.iter().map(|(n, _)| n.as_ref()).collect();
-    let together = in_savepoint(conn, head, async |conn, head| {
-        accept::accept_run(conn, head, &news).await
-    })
-    .await;
+    // accept_run keeps or undoes a whole run itself (its own savepoint).
+    let together = accept::accept_run(conn, head, &news, Scope::Savepoint).await;
     let outcomes = match together {
         Ok(outcomes) => outcomes,
         Err(e) if news.len() == 1 => vec![Err(e)],
         Err(_) => {
             let mut each = Vec::with_capacity(news.len());
             for new in &news {
-                let one = in_savepoint(conn, head, async |conn, head| {
-                    accept::accept_run(conn, head, &[new]).await
-                })
-                .await;
+                let one = accept::accept_run(conn, head, &[new], Scope::Savepoint).await;
                 each.push(match one {
                     Ok(mut outcomes) => outcomes
                         .pop()
