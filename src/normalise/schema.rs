@@ -58,6 +58,10 @@ enum PathStyle {
 }
 
 fn check(validator: &Validator, doc: &Value, style: PathStyle) -> Result<(), Vec<Problem>> {
+    // The common case first: a yes/no check is much cheaper than collecting errors.
+    if validator.is_valid(doc) {
+        return Ok(());
+    }
     let mut problems: Vec<Problem> = Vec::new();
     for error in validator.iter_errors(doc) {
         for p in describe(&error, style) {
