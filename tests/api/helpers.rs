@@ -240,13 +240,15 @@ pub async fn send_body(req: awc::ClientRequest, body: Vec<u8>) -> (StatusCode, V
 }
 
 /// A fixture from this repository's `fixtures/` folder.
+/// A file under the project's `fixtures/`.
+pub fn fixture_path(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path)
+}
+
 pub fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures")
-            .join(path),
-    )
-    .unwrap()
+    std::fs::read(fixture_path(path)).unwrap()
 }
 
 /// A valid flat-form referral for a synthetic patient; tweak it per test.

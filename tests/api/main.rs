@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod cli;
 mod fhir_output;
 mod helpers;
 mod idempotency;

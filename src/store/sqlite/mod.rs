@@ -3,8 +3,11 @@
 //!
 //! Writes go through one writer task that commits many operations per transaction
 //! (group commit): under load one fsync covers a whole batch instead of one each,
-//! which is what makes durable intake fast. Each operation runs inside its own
-//! savepoint so one failure never affects its neighbours. Reads use a small pool.
+//! which is what makes durable intake fast. Intakes waiting together are written with
+//! a fixed number of statements (`accept.rs`); other operations each run in their own
+//! savepoint, and a failing intake run is retried one referral at a time, so one
+//! failure never affects its neighbours. Reads use a small pool; a second connection
+//! checkpoints the WAL in the background.
 
 mod accept;
 mod migrate;
