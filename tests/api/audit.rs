@@ -45,14 +45,7 @@ async fn every_step_is_audited_and_the_chain_verifies() {
     app.post_referral(MSK, "application/fhir+json", fixture("json/FJ04.json"))
         .await;
     app.get(NORTH, &format!("/inbox/{id}")).await;
-    let (status, _) = app
-        .post(
-            NORTH,
-            &format!("/inbox/{id}/acknowledge"),
-            "application/json",
-            "",
-        )
-        .await;
+    let (status, _) = app.acknowledge(NORTH, &id).await;
     assert_eq!(status, StatusCode::OK);
     app.stop().await;
 

@@ -54,19 +54,8 @@ async fn emitted_message_bundles_pass_third_party_fhir_validation() {
         assert_eq!(status, StatusCode::OK);
         let file = out_dir.join(format!("{name}.bundle.json"));
         std::fs::write(&file, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
-        let out = Command::new(&python)
-            .arg(&script)
-            .arg(&file)
-            .arg("--with-fhirclient")
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "{name}: {text}");
-        assert!(text.starts_with("OK"), "{name}: {text}");
+        let (ok, text) = validate(&python, &script, &file);
+        assert!(ok, "{name}: {text}");
     }
     // The response message of $process-message is emitted too.
     let (_, response) = app
@@ -79,15 +68,22 @@ async fn emitted_message_bundles_pass_third_party_fhir_validation() {
         .await;
     let file = out_dir.join("process-message-response.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&response).unwrap()).unwrap();
-    let out = Command::new(&python)
-        .arg(&script)
-        .arg(&file)
+    let (ok, text) = validate(&python, &script, &file);
+    assert!(ok, "{text}");
+}
+
+/// Runs both third-party validators on `file`: success and what they printed.
+fn validate(python: &Path, script: &Path, file: &Path) -> (bool, String) {
+    let out = Command::new(python)
+        .arg(script)
+        .arg(file)
         .arg("--with-fhirclient")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
+    (out.status.success() && text.starts_with("OK"), text)
 }

@@ -208,6 +208,12 @@ impl TestApp {
         self.post(org, "/referrals", content_type, body).await
     }
 
+    /// The provider acknowledges a downloaded referral.
+    pub async fn acknowledge(&self, provider: &str, id: &str) -> (StatusCode, Value) {
+        let path = format!("/inbox/{id}/acknowledge");
+        self.post(provider, &path, "application/json", "").await
+    }
+
     pub async fn get(&self, org: &str, path: &str) -> (StatusCode, Value) {
         send_body(self.client(org).get(self.url(path)), Vec::new()).await
     }

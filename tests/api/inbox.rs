@@ -46,14 +46,7 @@ async fn a_provider_downloads_and_acknowledges_and_the_referrer_sees_each_step()
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
 
-    let (status, ack) = app
-        .post(
-            NORTH,
-            &format!("/inbox/{id}/acknowledge"),
-            "application/json",
-            "",
-        )
-        .await;
+    let (status, ack) = app.acknowledge(NORTH, &id).await;
     assert_eq!(status, StatusCode::OK, "{ack}");
     assert_eq!(ack["state"], "acknowledged");
     let (_, inbox) = app.get(NORTH, "/inbox").await;
@@ -91,14 +84,7 @@ async fn the_same_message_comes_back_when_downloaded_twice() {
 async fn acknowledging_before_downloading_is_refused() {
     let app = spawn_app().await;
     let id = submit(&app, &flat_referral()).await;
-    let (status, oo) = app
-        .post(
-            NORTH,
-            &format!("/inbox/{id}/acknowledge"),
-            "application/json",
-            "",
-        )
-        .await;
+    let (status, oo) = app.acknowledge(NORTH, &id).await;
     assert_eq!(status, StatusCode::CONFLICT, "{oo}");
     assert_eq!(oo["resourceType"], "OperationOutcome");
 }
