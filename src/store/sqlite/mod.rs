@@ -110,6 +110,7 @@ impl SqliteStore {
         let mut conn = options
             .clone()
             .pragma("wal_autocheckpoint", "0")
+            .pragma("cache_size", "-16384")
             .connect()
             .await
             .map_err(db_err)?;
