@@ -9,6 +9,7 @@ use crate::deliver::DeliverError;
 use crate::feedback::FeedbackError;
 use crate::intake::IntakeError;
 use crate::normalise::{IssueCode, Problem};
+use crate::review::ReviewError;
 use crate::telemetry::events::InternalFailure;
 use crate::telemetry::metrics::Metrics;
 
@@ -122,6 +123,15 @@ pub fn from_deliver(e: DeliverError, metrics: &Metrics) -> ApiError {
     match e {
         DeliverError::NotFound => ApiError::NotFound,
         DeliverError::Transition(t) => ApiError::Conflict(t.to_string()),
+        other => ApiError::internal(other, metrics),
+    }
+}
+
+/// Maps review-queue failures.
+pub fn from_review(e: ReviewError, metrics: &Metrics) -> ApiError {
+    match e {
+        ReviewError::NotFound => ApiError::NotFound,
+        ReviewError::Invalid(p) => ApiError::Invalid(p),
         other => ApiError::internal(other, metrics),
     }
 }

@@ -1,26 +1,14 @@
 //! The provider inbox over HTTPS: list, download (FHIR message Bundle), acknowledge.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
 use serde_json::json;
 
-use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, from_deliver};
+use super::{AppState, ListQuery, entries_json};
 use crate::config::Role;
 use crate::deliver::inbox;
 use crate::domain::ReferralId;
-
-/// Paging for the inbox list.
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    #[serde(default = "default_limit")]
-    limit: u32,
-}
-
-fn default_limit() -> u32 {
-    500
-}
 
 /// Referrals waiting for the calling provider, urgent first.
 pub async fn list(
@@ -29,13 +17,10 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let provider = caller.require(Role::Provider, &state)?;
-    let entries = inbox::list(&state.deliver, provider, query.limit.clamp(1, 5000))
+    let entries = inbox::list(&state.deliver, provider, query.limit())
         .await
         .map_err(|e| from_deliver(e, &state.metrics))?;
-    let messages: Vec<_> = entries
-        .iter()
-        .map(|e| json!({"id": e.id, "state": e.state, "urgency": e.urgency, "received_at": e.received_at}))
-        .collect();
+    let messages = entries_json(&entries);
     Ok(HttpResponse::Ok()
         .json(json!({"provider": provider, "count": messages.len(), "messages": messages})))
 }

@@ -10,6 +10,7 @@ pub mod fhir;
 pub mod health;
 pub mod inbox;
 pub mod referrals;
+pub mod review;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +23,32 @@ use actix_web::web;
 use crate::deliver::DeliverContext;
 use crate::intake::IntakeContext;
 use crate::telemetry::metrics::{Metrics, RouteLabels};
+
+/// Paging for queue listings (`GET /inbox`, `GET /review`).
+#[derive(Debug, serde::Deserialize)]
+pub struct ListQuery {
+    #[serde(default = "default_limit")]
+    limit: u32,
+}
+
+fn default_limit() -> u32 {
+    500
+}
+
+impl ListQuery {
+    /// The requested page size, within 1..=5000.
+    pub fn limit(&self) -> u32 {
+        self.limit.clamp(1, 5000)
+    }
+}
+
+/// A queue entry as listed: ids, state, urgency and time only, never patient data.
+pub fn entries_json(entries: &[crate::store::InboxEntry]) -> Vec<serde_json::Value> {
+    entries
+        .iter()
+        .map(|e| serde_json::json!({"id": e.id, "state": e.state, "urgency": e.urgency, "received_at": e.received_at}))
+        .collect()
+}
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -50,6 +77,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/inbox/{id}/acknowledge",
             web::post().to(inbox::acknowledge),
         )
+        .route("/review", web::get().to(review::list))
+        .route("/review/{id}", web::get().to(review::show))
+        .route("/review/{id}/release", web::post().to(review::release))
+        .route("/review/{id}/reject", web::post().to(review::reject))
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(error::ApiError::NotFound)
         }));

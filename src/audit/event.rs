@@ -25,6 +25,12 @@ pub enum Action {
     Acknowledge,
     /// Any other lifecycle change.
     StatusChange,
+    /// An operator corrected the record of a referral held for review.
+    ReviewCorrected,
+    /// An operator released a referral from the review queue to a provider.
+    ReviewReleased,
+    /// An operator rejected a referral held for review.
+    ReviewRejected,
 }
 
 impl Action {
@@ -39,6 +45,9 @@ impl Action {
             Action::Download => "download",
             Action::Acknowledge => "acknowledge",
             Action::StatusChange => "status-change",
+            Action::ReviewCorrected => "review-corrected",
+            Action::ReviewReleased => "review-released",
+            Action::ReviewRejected => "review-rejected",
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::domain::lifecycle::TransitionError;
 use crate::domain::{OrgId, ReferralId, State};
 use crate::intake::{self, IntakeError};
 use crate::normalise::fhir_write::{MessageMeta, write_message};
-use crate::store::{InboxEntry, ReferralSummary, StatusChange, Store, StoreError};
+use crate::store::{InboxEntry, ReferralSummary, StatusChange, Store, StoreError, Transition};
 
 /// What the inbox needs; cheap to clone.
 #[derive(Clone)]
@@ -102,6 +102,7 @@ pub async fn download(
         sender: (s.referrer.clone(), name(&s.referrer)),
         destination: (provider.clone(), name(provider)),
         original,
+        reviewed_by: reviewer(&stored.history).map(|o| (o.clone(), name(&o))),
     };
     let bundle = write_message(&record, &meta);
     move_to(ctx, provider, id, State::Delivered, Action::Download).await?;
@@ -119,6 +120,14 @@ pub async fn acknowledge(
     id: ReferralId,
 ) -> Result<ReferralSummary, DeliverError> {
     move_to(ctx, provider, id, State::Acknowledged, Action::Acknowledge).await
+}
+
+/// The operator who released the referral from the review queue, if it was held.
+fn reviewer(history: &[Transition]) -> Option<OrgId> {
+    history
+        .windows(2)
+        .find(|w| w[0].state == State::NeedsReview && w[1].state == State::Ready)
+        .and_then(|w| OrgId::parse(w[1].actor.as_deref()?).ok())
 }
 
 async fn move_to(

@@ -168,7 +168,7 @@ impl Referral {
     }
 
     /// The field names (never values) that keep this referral from going straight to a
-    /// provider. Empty when it may be routed.
+    /// provider: it then waits for review. Empty when it may be routed.
     pub fn review_reasons(&self) -> Vec<&'static str> {
         let mut reasons = Vec::new();
         if !self.has_patient_identity() {
@@ -176,6 +176,10 @@ impl Referral {
         }
         if !self.has_referrer() {
             reasons.push("referrer.name");
+        }
+        // A document that asks for nothing (a discharge letter) needs a person to decide.
+        if !self.is_referral {
+            reasons.push("is_referral");
         }
         reasons
     }

@@ -114,10 +114,7 @@ pub async fn accept(ctx: &IntakeContext, raw: RawSubmission) -> Result<Receipt, 
         }
     };
     let record = normalised.record;
-    let mut review_reasons = normalised.review_reasons;
-    if !record.is_referral {
-        review_reasons.push("is_referral");
-    }
+    let review_reasons = normalised.review_reasons;
     let id = ReferralId::new();
     let (state, provider, audit_detail) = if review_reasons.is_empty() {
         let decision = ctx.router.route(&record);
@@ -193,7 +190,7 @@ fn seal(
             .as_deref()
             .map(|k| ctx.keys.keyed_hash(&[b"idempotency", org, k.as_bytes()])),
         content_hash: ctx.keys.keyed_hash(&[b"content", org, &record_json]),
-        record_sealed: ctx.keys.seal(&record_json, context.as_bytes())?,
+        record_sealed: seal_record_json(&ctx.keys, id, &record_json)?,
         document: Some((
             format_media_type(format).to_owned(),
             ctx.keys
@@ -236,6 +233,23 @@ async fn reject(
         })
         .await?;
     Ok(())
+}
+
+/// Seals a record for storage, bound to its referral id.
+///
+/// # Errors
+/// [`CryptoError::Random`] if no nonce can be drawn.
+pub fn seal_record(
+    keys: &DataKeys,
+    id: ReferralId,
+    record: &Referral,
+) -> Result<Vec<u8>, CryptoError> {
+    // Serialising the record (plain data, string keys) cannot fail.
+    seal_record_json(keys, id, &serde_json::to_vec(record).unwrap_or_default())
+}
+
+fn seal_record_json(keys: &DataKeys, id: ReferralId, json: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    keys.seal(json, id.to_string().as_bytes())
 }
 
 /// Opens a stored referral's record.

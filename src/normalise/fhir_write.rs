@@ -51,6 +51,8 @@ pub struct MessageMeta {
     pub destination: (crate::domain::OrgId, String),
     /// The original document as submitted: media type and bytes.
     pub original: Option<(String, Vec<u8>)>,
+    /// The operator who released it from the review queue (possibly correcting it).
+    pub reviewed_by: Option<(crate::domain::OrgId, String)>,
 }
 
 /// Writes the referral as a FHIR R4 message Bundle (`servicerequest-request`).
@@ -74,7 +76,11 @@ pub fn write_message(record: &Referral, meta: &MessageMeta) -> Value {
     supporting.extend(document);
     let request = meta.referral_id.as_uuid();
     let provenance = w.derive("Provenance");
-    w.push(provenance, provenance_of(&p, document, &w.instant, request));
+    let reviewer = meta.reviewed_by.as_ref();
+    w.push(
+        provenance,
+        provenance_of(&p, document, reviewer, &w.instant, request),
+    );
     let header = w.derive("MessageHeader");
     w.finish(
         (header, message_header(meta, &p, request)),
@@ -580,7 +586,13 @@ fn original_document(meta: &MessageMeta, patient: Uuid, instant: &str) -> Option
 
 /// Who made this record: the referring organisation wrote it, the gateway assembled
 /// it, from the original document when there is one.
-fn provenance_of(p: &Parties, document: Option<Uuid>, instant: &str, request: Uuid) -> Value {
+fn provenance_of(
+    p: &Parties,
+    document: Option<Uuid>,
+    reviewer: Option<&(OrgId, String)>,
+    instant: &str,
+    request: Uuid,
+) -> Value {
     let participant = |code: &str, display: &str| {
         json!({"coding": [{
             "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
@@ -595,6 +607,11 @@ fn provenance_of(p: &Parties, document: Option<Uuid>, instant: &str, request: Uu
         "agent": [
             {"type": participant("author", "Author"), "who": reference(p.sender)},
             {"type": participant("assembler", "Assembler"), "who": {"display": "refgate"}},
+            // The operator who checked (and perhaps corrected) it in the review queue.
+            reviewer.map(|(org, name)| json!({
+                "type": participant("verifier", "Verifier"),
+                "who": {"identifier": org_identifier(org), "display": name},
+            })),
         ],
         "entity": [document.map(|d| json!({"role": "source", "what": reference(d)}))],
     })
@@ -691,6 +708,7 @@ mod tests {
             sender: (org("RXR01"), "West Lancashire Rheumatology".into()),
             destination: (org("TT-NORTH"), "NHS Talking Therapies North".into()),
             original,
+            reviewed_by: Some((org("OPS"), "Gateway operations".into())),
         }
     }
 

@@ -181,6 +181,7 @@ mod tests {
                 ),
                 destination: (crate::domain::OrgId::parse("TTNORTH").unwrap(), "TT".into()),
                 original: Some(("text/plain".into(), b"Dear colleague".to_vec())),
+                reviewed_by: None,
             };
             let mut record = record;
             tidy::tidy(&mut record, 1.0);

@@ -110,6 +110,32 @@ pub struct StatusChange {
     pub at: DateTime<Utc>,
 }
 
+/// An operator's decision on a referral held for review.
+#[derive(Debug, Clone)]
+pub struct ReviewDecision {
+    pub id: ReferralId,
+    pub operator: OrgId,
+    pub outcome: ReviewOutcome,
+    pub at: DateTime<Utc>,
+}
+
+/// What the operator decided.
+#[derive(Debug, Clone)]
+pub enum ReviewOutcome {
+    /// Send it on to `provider`. `corrected` carries the record as the operator
+    /// corrected it (sealed like any record), replacing the one read at intake.
+    Release {
+        provider: OrgId,
+        urgency: Urgency,
+        corrected: Option<Vec<u8>>,
+        /// Non-identifying detail for the audit event (the routing rule).
+        detail: String,
+    },
+    /// Refuse it, with a reason code the referrer is shown (never free text, which
+    /// could carry patient data).
+    Reject { reason: &'static str },
+}
+
 /// An entry in a provider's inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxEntry {
@@ -146,6 +172,20 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError::Database`].
     async fn inbox(&self, provider: &OrgId, limit: u32) -> Result<Vec<InboxEntry>, StoreError>;
+
+    /// Referrals held for review: urgent first, then oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn review_queue(&self, limit: u32) -> Result<Vec<InboxEntry>, StoreError>;
+
+    /// Releases or rejects a referral held for review, with its history and audit
+    /// events (a correction is audited on its own) in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], or [`StoreError::Transition`] when it is not held
+    /// for review.
+    async fn decide_review(&self, decision: ReviewDecision) -> Result<ReferralSummary, StoreError>;
 
     /// Moves a referral to a new state if the lifecycle allows it, recording history
     /// and an audit event in one transaction.

@@ -57,6 +57,25 @@ async fn emitted_message_bundles_pass_third_party_fhir_validation() {
         let (ok, text) = validate(&python, &script, &file);
         assert!(ok, "{name}: {text}");
     }
+    // A referral released from the review queue carries the operator in its Provenance.
+    let mut held = flat_referral();
+    held["referrer"]["name"] = serde_json::Value::Null;
+    let (_, body) = app
+        .post_referral(MSK, "application/json", held.to_string())
+        .await;
+    let id = body["id"].as_str().unwrap();
+    held["referrer"]["name"] = "Dr Rhee Furrer".into();
+    let release = format!("/review/{id}/release");
+    let (status, _) = app
+        .post(OPS, &release, "application/json", held.to_string())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, bundle) = app.get(NORTH, &format!("/inbox/{id}")).await;
+    let file = out_dir.join("reviewed.bundle.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&bundle).unwrap()).unwrap();
+    let (ok, text) = validate(&python, &script, &file);
+    assert!(ok, "reviewed: {text}");
+
     // The response message of $process-message is emitted too.
     let (_, response) = app
         .post(

@@ -11,4 +11,5 @@ mod inbox;
 mod intake;
 mod logs;
 mod restart;
+mod review;
 mod store;

@@ -27,8 +27,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Accepted, InboxEntry, NewReferral, ReferralSummary, StatusChange, Store, StoreError,
-    StoredReferral,
+    Accepted, InboxEntry, NewReferral, ReferralSummary, ReviewDecision, StatusChange, Store,
+    StoreError, StoredReferral,
 };
 use crate::audit::{AuditDraft, AuditEvent};
 use crate::domain::{OrgId, ReferralId, State};
@@ -164,6 +164,15 @@ impl Store for SqliteStore {
 
     async fn inbox(&self, provider: &OrgId, limit: u32) -> Result<Vec<InboxEntry>, StoreError> {
         read::inbox(&self.reads, provider, limit).await
+    }
+
+    async fn review_queue(&self, limit: u32) -> Result<Vec<InboxEntry>, StoreError> {
+        read::review_queue(&self.reads, limit).await
+    }
+
+    async fn decide_review(&self, decision: ReviewDecision) -> Result<ReferralSummary, StoreError> {
+        self.submit(|reply| writer::Job::Review(decision, reply))
+            .await
     }
 
     async fn change_status(&self, change: StatusChange) -> Result<ReferralSummary, StoreError> {

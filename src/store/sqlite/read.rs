@@ -75,27 +75,48 @@ pub(super) async fn inbox(
     provider: &OrgId,
     limit: u32,
 ) -> Result<Vec<InboxEntry>, StoreError> {
-    sqlx::query(
+    let query = sqlx::query(
         "SELECT id, state, urgency, received_at FROM referrals
          WHERE provider = $1 AND state IN ('ready', 'delivered')
          ORDER BY priority_rank, received_at, id LIMIT $2",
     )
     .bind(provider.as_str())
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(db_err)?
-    .iter()
-    .map(|r| {
-        let get = |c: &str| r.try_get::<String, _>(c).map_err(db_err);
-        Ok(InboxEntry {
-            id: parse_id(&get("id")?)?,
-            state: parse_state(&get("state")?)?,
-            urgency: urgency_from(&get("urgency")?)?,
-            received_at: parse_time(&get("received_at")?)?,
+    .bind(i64::from(limit));
+    entries(pool, query).await
+}
+
+pub(super) async fn review_queue(
+    pool: &SqlitePool,
+    limit: u32,
+) -> Result<Vec<InboxEntry>, StoreError> {
+    let query = sqlx::query(
+        "SELECT id, state, urgency, received_at FROM referrals
+         WHERE state = 'needs-review'
+         ORDER BY priority_rank, received_at, id LIMIT $1",
+    )
+    .bind(i64::from(limit));
+    entries(pool, query).await
+}
+
+async fn entries(
+    pool: &SqlitePool,
+    query: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+) -> Result<Vec<InboxEntry>, StoreError> {
+    query
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            let get = |c: &str| r.try_get::<String, _>(c).map_err(db_err);
+            Ok(InboxEntry {
+                id: parse_id(&get("id")?)?,
+                state: parse_state(&get("state")?)?,
+                urgency: urgency_from(&get("urgency")?)?,
+                received_at: parse_time(&get("received_at")?)?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 pub(super) async fn audit_events(pool: &SqlitePool) -> Result<Vec<AuditEvent>, StoreError> {

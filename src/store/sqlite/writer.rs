@@ -9,9 +9,11 @@ use super::accept::{self, Scope};
 use super::read::summary_from;
 use super::{db_err, exec};
 use crate::audit::event::format_time;
-use crate::audit::{AuditDraft, AuditEvent, GENESIS, Outcome};
-use crate::domain::State;
-use crate::store::{Accepted, NewReferral, ReferralSummary, StatusChange, StoreError};
+use crate::audit::{Action, AuditDraft, AuditEvent, GENESIS, Outcome};
+use crate::domain::{State, Urgency};
+use crate::store::{
+    Accepted, NewReferral, ReferralSummary, ReviewDecision, ReviewOutcome, StatusChange, StoreError,
+};
 
 /// Most operations committed together. Bounded so one transaction stays short.
 const MAX_BATCH: usize = 512;
@@ -23,6 +25,7 @@ pub(super) enum Job {
     Accept(Box<NewReferral>, Reply<Accepted>),
     Audit(AuditDraft, Reply<()>),
     Status(StatusChange, Reply<ReferralSummary>),
+    Review(ReviewDecision, Reply<ReferralSummary>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -188,6 +191,13 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
                 .await;
                 pending.push(Pending::Status(tx, r));
             }
+            Job::Review(decision, tx) => {
+                let r = in_savepoint(conn, head, async |conn, head| {
+                    decide_review(conn, head, &decision).await
+                })
+                .await;
+                pending.push(Pending::Status(tx, r));
+            }
             Job::Shutdown(_) => {}
         }
     }
@@ -270,7 +280,7 @@ fn fail(job: Job) -> Option<Pending> {
     match job {
         Job::Accept(_, tx) => Some(Pending::Accept(tx, e())),
         Job::Audit(_, tx) => Some(Pending::Audit(tx, e())),
-        Job::Status(_, tx) => Some(Pending::Status(tx, e())),
+        Job::Status(_, tx) | Job::Review(_, tx) => Some(Pending::Status(tx, e())),
         Job::Shutdown(_) => None,
     }
 }
@@ -328,21 +338,128 @@ async fn insert_transition(
 
 const SUMMARY_COLUMNS: &str = "id, referrer, provider, state, urgency, received_at";
 
+async fn load_summary(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<ReferralSummary, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SUMMARY_COLUMNS} FROM referrals WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?
+    .ok_or(StoreError::NotFound)?;
+    summary_from(&row)
+}
+
+/// Appends the next transition of a referral's history.
+async fn record_transition(
+    conn: &mut SqliteConnection,
+    id: &str,
+    state: State,
+    at: &str,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<(), StoreError> {
+    let seq: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM transitions WHERE referral_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    insert_transition(conn, id, seq, state, at, Some(actor), reason).await
+}
+
+async fn decide_review(
+    conn: &mut SqliteConnection,
+    head: &mut ChainHead,
+    d: &ReviewDecision,
+) -> Result<ReferralSummary, StoreError> {
+    let id = d.id.to_string();
+    let mut summary = load_summary(conn, &id).await?;
+    let at = format_time(d.at);
+    let event = |action, detail: String| AuditDraft {
+        actor: Some(d.operator.clone()),
+        action,
+        referral_id: Some(d.id),
+        outcome: Outcome::Success,
+        detail: Some(detail),
+    };
+    match &d.outcome {
+        ReviewOutcome::Release {
+            provider,
+            urgency,
+            corrected,
+            detail,
+        } => {
+            summary.state.check_move_to(State::Ready)?;
+            if let Some(record) = corrected {
+                sqlx::query("UPDATE referrals SET record_sealed = $1 WHERE id = $2")
+                    .bind(&record[..])
+                    .bind(&id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                append(
+                    conn,
+                    head,
+                    &event(Action::ReviewCorrected, "record".into()),
+                    d.at,
+                )
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE referrals SET state = 'ready', provider = $1, urgency = $2,
+                        priority_rank = $3, updated_at = $4 WHERE id = $5",
+            )
+            .bind(provider.as_str())
+            .bind(urgency.as_str())
+            .bind(if *urgency == Urgency::Urgent {
+                0_i64
+            } else {
+                1
+            })
+            .bind(&at)
+            .bind(&id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            record_transition(conn, &id, State::Ready, &at, d.operator.as_str(), None).await?;
+            let detail = format!("provider={provider};{detail}");
+            append(conn, head, &event(Action::ReviewReleased, detail), d.at).await?;
+            summary.state = State::Ready;
+            summary.provider = Some(provider.clone());
+            summary.urgency = *urgency;
+        }
+        ReviewOutcome::Reject { reason } => {
+            summary.state.check_move_to(State::RejectedAtIntake)?;
+            sqlx::query(
+                "UPDATE referrals SET state = 'rejected-at-intake', updated_at = $1 WHERE id = $2",
+            )
+            .bind(&at)
+            .bind(&id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            let actor = d.operator.as_str();
+            record_transition(conn, &id, State::RejectedAtIntake, &at, actor, Some(reason)).await?;
+            let detail = format!("reason={reason}");
+            append(conn, head, &event(Action::ReviewRejected, detail), d.at).await?;
+            summary.state = State::RejectedAtIntake;
+        }
+    }
+    Ok(summary)
+}
+
 async fn change_status(
     conn: &mut SqliteConnection,
     head: &mut ChainHead,
     change: &StatusChange,
 ) -> Result<ReferralSummary, StoreError> {
     let id = change.id.to_string();
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {SUMMARY_COLUMNS} FROM referrals WHERE id = $1"
-    )))
-    .bind(&id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?
-    .ok_or(StoreError::NotFound)?;
-    let mut summary = summary_from(&row)?;
+    let mut summary = load_summary(conn, &id).await?;
     // Another provider's referral is reported as not found, so ids cannot be probed.
     if change.provider.is_some() && change.provider != summary.provider {
         return Err(StoreError::NotFound);
@@ -357,23 +474,8 @@ async fn change_status(
             .execute(&mut *conn)
             .await
             .map_err(db_err)?;
-        let seq: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM transitions WHERE referral_id = $1",
-        )
-        .bind(&id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        insert_transition(
-            conn,
-            &id,
-            seq,
-            change.to,
-            &at,
-            Some(change.actor.as_str()),
-            change.reason.as_deref(),
-        )
-        .await?;
+        let actor = change.actor.as_str();
+        record_transition(conn, &id, change.to, &at, actor, change.reason.as_deref()).await?;
     }
     let draft = AuditDraft {
         actor: Some(change.actor.clone()),
