@@ -5,11 +5,13 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App as ActixApp, HttpServer, web};
 use anyhow::Context;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, auth::Directory};
 use crate::clock::Clock;
@@ -17,6 +19,7 @@ use crate::config::Settings;
 use crate::crypto::DataKeys;
 use crate::deliver::DeliverContext;
 use crate::intake::IntakeContext;
+use crate::intake::drop_folder::DropFolder;
 use crate::route::Router;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
@@ -28,6 +31,9 @@ pub struct App {
     port: u16,
     server: Server,
     store: Arc<dyn Store>,
+    /// Pull channels (drop folders): stopped after the server, before the store closes.
+    channels: Vec<tokio::task::JoinHandle<()>>,
+    stop_channels: CancellationToken,
 }
 
 impl App {
@@ -53,6 +59,23 @@ impl App {
                 .context("store.path")?,
         );
         let state = app_state(&settings, store.clone(), keys, clock)?;
+        let stop_channels = CancellationToken::new();
+        let mut channels = Vec::new();
+        for (i, folder) in settings.drop_folders.iter().enumerate() {
+            let folder = DropFolder {
+                org: folder.organisation.clone(),
+                dir: folder.path.clone(),
+                poll: Duration::from_millis(folder.poll_interval_ms),
+                settle: Duration::from_millis(folder.settle_ms),
+                max_bytes: settings.server.max_body_bytes as u64,
+            };
+            folder
+                .prepare()
+                .with_context(|| format!("drop_folders[{i}].path"))?;
+            channels.push(tokio::spawn(
+                folder.run(state.intake.clone(), stop_channels.clone()),
+            ));
+        }
         let tls_config = tls::server_config(&settings.tls).context("tls")?;
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
@@ -74,6 +97,8 @@ impl App {
             port,
             server,
             store,
+            channels,
+            stop_channels,
         })
     }
 
@@ -93,6 +118,10 @@ impl App {
     /// An I/O failure of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.stop_channels.cancel();
+        for channel in self.channels {
+            let _ = channel.await;
+        }
         self.store.close().await;
         result
     }

@@ -27,6 +27,33 @@ pub struct Settings {
     #[serde(default)]
     pub organisations: Vec<Organisation>,
     pub routing: RoutingSettings,
+    /// Folders whose files are taken in as submissions from one organisation.
+    #[serde(default)]
+    pub drop_folders: Vec<DropFolderSettings>,
+}
+
+/// A watched folder: a clinic system's print-to-file or hybrid-mail export writes
+/// documents here, refgate takes each in and moves it to `processed/` or `rejected/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropFolderSettings {
+    /// The referring organisation the files come from.
+    pub organisation: OrgId,
+    pub path: PathBuf,
+    /// How often the folder is looked at.
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// How long a file must be left unchanged before it is read.
+    #[serde(default = "default_settle_ms")]
+    pub settle_ms: u64,
+}
+
+fn default_poll_ms() -> u64 {
+    1000
+}
+
+fn default_settle_ms() -> u64 {
+    2000
 }
 
 /// The HTTPS listener.
@@ -234,6 +261,9 @@ impl Settings {
         for org in &mut self.organisations {
             fix(&mut org.client_cert);
         }
+        for folder in &mut self.drop_folders {
+            fix(&mut folder.path);
+        }
     }
 
     /// Checks what serde cannot: files exist, ids are unique, routes name providers.
@@ -293,6 +323,26 @@ impl Settings {
                 return invalid(
                     format!("routing.routes[{i}]"),
                     "a route needs at least one of gp_ods, postcode_prefixes, pathways".into(),
+                );
+            }
+        }
+        for (i, folder) in self.drop_folders.iter().enumerate() {
+            if self
+                .organisation(&folder.organisation)
+                .is_none_or(|o| o.role != Role::Referrer)
+            {
+                return invalid(
+                    format!("drop_folders[{i}].organisation"),
+                    format!(
+                        "{} is not an organisation with role referrer",
+                        folder.organisation
+                    ),
+                );
+            }
+            if folder.poll_interval_ms == 0 {
+                return invalid(
+                    format!("drop_folders[{i}].poll_interval_ms"),
+                    "must be greater than 0".into(),
                 );
             }
         }

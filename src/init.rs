@@ -586,6 +586,16 @@ gp_ods = ["B86001"]
 [[routing.routes]]
 provider = "TTWEST"
 postcode_prefixes = ["LS"]
+
+# A drop folder takes in documents a clinic system writes to disk (print-to-file or
+# hybrid-mail export): each settled file is submitted for the organisation, then moved
+# to processed/ (with a note giving the gateway reference) or rejected/ (with the
+# reason). Files named .part, .tmp or starting with a dot are still being written.
+# [[drop_folders]]
+# organisation = "RCB55"
+# path = "drop/RCB55"
+# poll_interval_ms = 1000
+# settle_ms = 2000
 "#;
 
 #[cfg(test)]

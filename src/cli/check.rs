@@ -31,7 +31,7 @@ pub(super) fn run(config: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> 
                 all_routed = false;
                 format!("cannot read ({e})")
             }
-            Ok(body) => match super::normalise::detect_format(&body)
+            Ok(body) => match normalise::Format::detect(&body)
                 .map_err(|p| vec![p])
                 .and_then(|f| normalise::normalise(f, &body, chrono::Utc::now().date_naive()))
             {

@@ -3,28 +3,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::normalise::{self, Format, IssueCode, Problem, operation_outcome};
-
-/// Picks the format from the content, not the file name: a JSON object whose
-/// `resourceType` is `Bundle` is FHIR, any other JSON object is the flat form.
-pub(crate) fn detect_format(body: &[u8]) -> Result<Format, Problem> {
-    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
-        Problem::new(
-            IssueCode::NotSupported,
-            "$",
-            "not a JSON or FHIR submission (letters come in a later release)",
-        )
-    })?;
-    match doc.get("resourceType") {
-        Some(_) => Ok(Format::Fhir),
-        None => Ok(Format::Flat),
-    }
-}
+use crate::normalise::{self, Format, operation_outcome};
 
 pub(super) fn run(file: &Path) -> anyhow::Result<ExitCode> {
     let body =
         std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let result = detect_format(&body)
+    let result = Format::detect(&body)
         .map_err(|p| vec![p])
         .and_then(|format| normalise::normalise(format, &body, chrono::Utc::now().date_naive()));
     match result {

@@ -6,6 +6,8 @@
 //! handlers today; email, drop folder and MESH later) call it and nothing else. Intake
 //! never delivers: providers take referrals from the store.
 
+pub mod drop_folder;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -37,6 +39,8 @@ pub enum Channel {
     Http,
     /// `POST /fhir/$process-message`.
     FhirMessage,
+    /// A file in an organisation's drop folder.
+    DropFolder,
 }
 
 impl Channel {
@@ -45,6 +49,7 @@ impl Channel {
         match self {
             Channel::Http => "http",
             Channel::FhirMessage => "fhir-message",
+            Channel::DropFolder => "drop-folder",
         }
     }
 }
@@ -192,19 +197,12 @@ fn seal(
         content_hash: ctx.keys.keyed_hash(&[b"content", org, &record_json]),
         record_sealed: seal_record_json(&ctx.keys, id, &record_json)?,
         document: Some((
-            format_media_type(format).to_owned(),
+            format.media_type().to_owned(),
             ctx.keys
                 .seal(&raw.body, format!("{context}/document").as_bytes())?,
         )),
         audit_detail,
     })
-}
-
-fn format_media_type(format: Format) -> &'static str {
-    match format {
-        Format::Fhir => "application/fhir+json",
-        Format::Flat => "application/json",
-    }
 }
 
 async fn reject(

@@ -49,6 +49,32 @@ impl Format {
         }
     }
 
+    /// Picks the format from the content, not a file name or a declared type (files
+    /// and drop folders have none): a JSON object whose `resourceType` is set is FHIR,
+    /// any other JSON object is the flat form.
+    ///
+    /// # Errors
+    /// A not-supported problem for anything else.
+    pub fn detect(body: &[u8]) -> Result<Format, Problem> {
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(doc) if doc.get("resourceType").is_some() => Ok(Format::Fhir),
+            Ok(doc) if doc.is_object() => Ok(Format::Flat),
+            _ => Err(Problem::new(
+                IssueCode::NotSupported,
+                "$",
+                "not a JSON or FHIR submission",
+            )),
+        }
+    }
+
+    /// The media type this format is submitted and stored as.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Fhir => "application/fhir+json",
+            Format::Flat => "application/json",
+        }
+    }
+
     /// A short name for logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -115,10 +115,16 @@ pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
                 pathways: vec![],
             }],
         },
+        drop_folders: vec![],
     }
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_, _| {}).await
+}
+
+/// As [`spawn_app`], after `adjust` has changed the settings (given the test folder).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings, &Path)) -> TestApp {
     init_logging();
     let dir = tempfile::tempdir().unwrap();
     let ids: Vec<OrgId> = [MSK, GP, NORTH, WEST, OPS]
@@ -126,7 +132,8 @@ pub async fn spawn_app() -> TestApp {
         .map(|s| OrgId::parse(s).unwrap())
         .collect();
     let pki = write_dev_pki(&dir.path().join("certs"), &ids).unwrap();
-    let settings = test_settings(dir.path(), &pki);
+    let mut settings = test_settings(dir.path(), &pki);
+    adjust(&mut settings, dir.path());
     settings.validate().unwrap();
     start(dir, pki, settings).await
 }

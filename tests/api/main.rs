@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod cli;
+mod drop_folder;
 mod fhir_output;
 mod helpers;
 mod idempotency;
