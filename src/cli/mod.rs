@@ -2,6 +2,7 @@
 
 mod check;
 mod normalise;
+mod send;
 mod serve;
 
 use std::path::PathBuf;
@@ -42,6 +43,9 @@ pub enum Command {
     /// Print the canonical record for a submission file (exit 0 accepted, 1 needs review,
     /// 2 rejected with the OperationOutcome on stderr).
     Normalise { file: PathBuf },
+    /// Send a document to a gateway as your organisation (exit 0 accepted, 1 held for
+    /// review, 2 refused).
+    Send(send::SendArgs),
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -98,6 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: ConfigCommand::Check { config, files },
         } => check::run(&config, &files),
         Command::Normalise { file } => normalise::run(&file),
+        Command::Send(args) => send::run(args).await,
         Command::Audit {
             command: AuditCommand::Verify { config },
         } => check::audit_verify(&config).await,

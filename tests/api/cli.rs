@@ -150,3 +150,46 @@ fn normalise_prints_the_record_and_exits_by_outcome() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("referrer.name"), "{}", text(&out));
 }
+
+#[actix_web::test]
+async fn send_posts_a_document_as_the_organisation_and_prints_the_reference() {
+    let app = crate::helpers::spawn_app().await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let (cert, key) =
+        app.pki.orgs[&refgate::domain::OrgId::parse(crate::helpers::MSK).unwrap()].clone();
+    let send = |file: std::path::PathBuf| {
+        let args = [
+            "send".to_owned(),
+            file.to_str().unwrap().to_owned(),
+            "--gateway".to_owned(),
+            format!("https://localhost:{port}"),
+            "--cert".to_owned(),
+            cert.to_str().unwrap().to_owned(),
+            "--key".to_owned(),
+            key.to_str().unwrap().to_owned(),
+            "--ca".to_owned(),
+            app.pki.ca.to_str().unwrap().to_owned(),
+        ];
+        // The gateway runs on this test's runtime: wait for the child off-thread.
+        actix_web::rt::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            refgate(&args)
+        })
+    };
+    let out = send(fixture_path("json/FJ03.json")).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let shown = text(&out);
+    assert!(shown.contains("state: ready"), "{shown}");
+    let id = shown
+        .split("reference ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let (_, inbox) = app.get(crate::helpers::NORTH, "/inbox").await;
+    assert_eq!(inbox["messages"][0]["id"], id.as_str());
+
+    let out = send(fixture_path("json/FJ04.json")).await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("modulus-11"), "{}", text(&out));
+}
