@@ -80,7 +80,7 @@ async fn post(
 fn report(file: &Path, status: u16, reply: &serde_json::Value) -> ExitCode {
     let file = file.display();
     match status {
-        200 | 201 | 202 => {
+        200..=202 => {
             let repeat = if status == 200 {
                 " (already received)"
             } else {
