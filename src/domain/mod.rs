@@ -14,4 +14,4 @@ pub use ids::{OrgId, ReferralId};
 pub use lifecycle::State;
 pub use nhs_number::NhsNumber;
 pub use postcode::Postcode;
-pub use referral::{Gp, Measures, Patient, Preferences, Referral, Referrer, Sex, Urgency};
+pub use referral::{Gp, Measures, Patient, Preferences, Referral, Referrer, Sex, Source, Urgency};

@@ -37,6 +37,21 @@ pub struct Referral {
     /// Per field path (e.g. `patient.nhs_number`), how sure the reader is, 0..1.
     #[serde(default)]
     pub confidence: BTreeMap<String, f64>,
+    /// Per field path, where in the document's text the value was read, so a reviewer
+    /// sees the source words beside it. Empty for structured input.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provenance: BTreeMap<String, Source>,
+}
+
+/// Where a value was read: a byte range of the document's extracted text, and the page
+/// (from 1) for paged documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub start: usize,
+    pub end: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
 }
 
 /// The person referred.

@@ -755,6 +755,7 @@ mod tests {
             },
             requested_service: Some("Telephone CBT for chronic pain".into()),
             confidence: Default::default(),
+            provenance: Default::default(),
         }
     }
 

@@ -120,8 +120,9 @@ pub fn normalise(
             flat::read(&doc)?
         }
     };
-    // Structured input states its fields; nothing was inferred.
-    tidy::tidy(&mut record, 1.0);
+    // Structured input states its fields; nothing was inferred or read from prose.
+    record.provenance.clear();
+    tidy::tidy(&mut record, Some(1.0));
     validate::check(&record, &paths, today)?;
     let review_reasons = record.review_reasons();
     Ok(Normalised {
@@ -210,7 +211,7 @@ mod tests {
                 reviewed_by: None,
             };
             let mut record = record;
-            tidy::tidy(&mut record, 1.0);
+            tidy::tidy(&mut record, Some(1.0));
             let bundle = fhir_write::write_message(&record, &meta);
             let body = serde_json::to_vec(&bundle).unwrap();
             let back = normalise(Format::Fhir, &body, today())

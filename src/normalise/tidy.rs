@@ -7,9 +7,11 @@
 
 use crate::domain::{NhsNumber, Postcode, Referral};
 
-/// Normalises `r` in place. `confidence` is the reader's certainty for every field it
-/// filled (1.0 for structured input, where nothing was inferred).
-pub fn tidy(r: &mut Referral, confidence: f64) {
+/// Normalises `r` in place. `confidence`, when given, is the reader's certainty for
+/// every field it filled (1.0 for structured input, where nothing was inferred);
+/// without it the reader's own per-field values are kept. Either way only filled
+/// fields keep a confidence.
+pub fn tidy(r: &mut Referral, confidence: Option<f64>) {
     let p = &mut r.patient;
     trim_opt(&mut p.nhs_number);
     match p.nhs_number.as_deref().map(NhsNumber::parse) {
@@ -54,10 +56,15 @@ pub fn tidy(r: &mut Referral, confidence: f64) {
         list.iter_mut().for_each(|s| *s = s.trim().to_owned());
         list.retain(|s| !s.is_empty());
     }
-    r.confidence = filled_fields(r)
-        .into_iter()
-        .map(|f| (f.to_owned(), confidence))
-        .collect();
+    let filled = filled_fields(r);
+    r.confidence = match confidence {
+        Some(c) => filled.iter().map(|f| ((*f).to_owned(), c)).collect(),
+        None => std::mem::take(&mut r.confidence)
+            .into_iter()
+            .filter(|(f, _)| filled.contains(&f.as_str()))
+            .collect(),
+    };
+    r.provenance.retain(|f, _| filled.contains(&f.as_str()));
 }
 
 /// Digits of a phone number written with the usual separators ("07700 900201",
@@ -158,7 +165,7 @@ mod tests {
         r.patient.family_name = Some("  ".into());
         r.patient.given_names = vec![" Ann ".into(), String::new()];
         r.gp.ods_code = Some("n81099".into());
-        tidy(&mut r, 1.0);
+        tidy(&mut r, Some(1.0));
         assert_eq!(r.patient.nhs_number.as_deref(), Some("9990104735"));
         assert_eq!(r.patient.nhs_number_valid, Some(true));
         assert_eq!(r.patient.postcode.as_deref(), Some("L39 3AN"));
@@ -177,7 +184,7 @@ mod tests {
         r.patient.nhs_number_valid = Some(true);
         r.patient.postcode = Some("NOT A POSTCODE".into());
         r.patient.phone = Some("call me".into());
-        tidy(&mut r, 1.0);
+        tidy(&mut r, Some(1.0));
         assert_eq!(r.patient.nhs_number.as_deref(), Some("12345"));
         assert_eq!(r.patient.nhs_number_valid, None);
         assert_eq!(r.patient.postcode.as_deref(), Some("NOT A POSTCODE"));
