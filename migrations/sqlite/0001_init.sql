@@ -13,6 +13,8 @@ CREATE TABLE referrals (
     updated_at       TEXT NOT NULL,
     idempotency_hash BLOB,
     content_hash     BLOB NOT NULL,
+    -- Letters only: keyed hash of (NHS number, letter date), per referrer.
+    match_hash       BLOB,
     record_sealed    BLOB NOT NULL,
     document_type    TEXT,
     document_sealed  BLOB
@@ -20,6 +22,7 @@ CREATE TABLE referrals (
 CREATE UNIQUE INDEX referrals_idempotency ON referrals (referrer, idempotency_hash)
     WHERE idempotency_hash IS NOT NULL;
 CREATE UNIQUE INDEX referrals_content ON referrals (referrer, content_hash);
+CREATE INDEX referrals_match ON referrals (referrer, match_hash) WHERE match_hash IS NOT NULL;
 CREATE INDEX referrals_inbox ON referrals (provider, state, priority_rank, received_at);
 
 CREATE TABLE transitions (

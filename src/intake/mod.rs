@@ -195,6 +195,9 @@ fn seal(
             .as_deref()
             .map(|k| ctx.keys.keyed_hash(&[b"idempotency", org, k.as_bytes()])),
         content_hash: ctx.keys.keyed_hash(&[b"content", org, &record_json]),
+        // Set for letters once they are read (issue 5); structured input matches on
+        // content, so a corrected resubmission is a new referral.
+        match_hash: None,
         record_sealed: seal_record_json(&ctx.keys, id, &record_json)?,
         document: Some((
             format.media_type().to_owned(),

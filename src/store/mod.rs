@@ -48,6 +48,9 @@ pub struct NewReferral {
     pub idempotency_hash: Option<[u8; 32]>,
     /// Keyed hash of the normalised record, to recognise the same content sent twice.
     pub content_hash: [u8; 32],
+    /// Keyed hash of (patient NHS number, letter date) for letters: the same letter
+    /// arriving by another route (emailed and uploaded, or re-sent) matches the first.
+    pub match_hash: Option<[u8; 32]>,
     /// The canonical record JSON, sealed with the referral id as context.
     pub record_sealed: Vec<u8>,
     /// The document as received, sealed, with its media type.

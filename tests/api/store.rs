@@ -24,6 +24,7 @@ fn new_referral(content: u8, urgency: Urgency, offset_secs: i64) -> NewReferral 
         received_at: Utc::now() + Duration::seconds(offset_secs),
         idempotency_hash: None,
         content_hash: [content; 32],
+        match_hash: None,
         record_sealed: vec![1, 2, 3],
         document: Some(("application/json".into(), vec![4, 5])),
         audit_detail: Some("rule=default".into()),
@@ -245,6 +246,36 @@ async fn repeats_and_clashes_in_one_burst_are_resolved_one_by_one(store: Arc<dyn
     );
 }
 
+/// A letter read twice (say a DOCX uploaded and the PDF emailed) reads slightly
+/// differently but names the same patient and letter date: one referral.
+async fn the_same_letter_by_another_route_matches_the_first(store: Arc<dyn Store>) {
+    let first = NewReferral {
+        match_hash: Some([42; 32]),
+        ..new_referral(1, Urgency::Routine, 0)
+    };
+    let again = NewReferral {
+        match_hash: Some([42; 32]),
+        ..new_referral(2, Urgency::Routine, 0)
+    };
+    let Accepted::Created(made) = store.accept_referral(first).await.unwrap() else {
+        panic!("created")
+    };
+    let Accepted::Duplicate(matched) = store.accept_referral(again).await.unwrap() else {
+        panic!("matched")
+    };
+    assert_eq!(matched.id, made.id);
+    // Another organisation's letter about the same patient and date is its own referral.
+    let elsewhere = NewReferral {
+        referrer: org("B82005"),
+        match_hash: Some([42; 32]),
+        ..new_referral(3, Urgency::Routine, 0)
+    };
+    assert!(matches!(
+        store.accept_referral(elsewhere).await.unwrap(),
+        Accepted::Created(_)
+    ));
+}
+
 macro_rules! contract {
     ($($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,7 +296,8 @@ mod sqlite_store {
         lifecycle_is_enforced_and_ownership_checked,
         a_failed_operation_leaves_the_audit_chain_intact,
         concurrent_writes_are_all_committed_and_chained,
-        repeats_and_clashes_in_one_burst_are_resolved_one_by_one
+        repeats_and_clashes_in_one_burst_are_resolved_one_by_one,
+        the_same_letter_by_another_route_matches_the_first
     );
 }
 

@@ -16,7 +16,7 @@ use crate::audit::{Action, AuditDraft, AuditEvent, Outcome};
 use crate::domain::{State, Urgency};
 use crate::store::{Accepted, NewReferral, ReferralSummary, StoreError};
 
-/// Referrals per run. Keeps one statement's parameters (14 + 12 + 18 per referral)
+/// Referrals per run. Keeps one statement's parameters (15 + 12 + 18 per referral)
 /// well under SQLite's limit of 32,766 and a run's transaction short.
 pub(super) const MAX_RUN: usize = 256;
 
@@ -53,8 +53,7 @@ pub(super) async fn accept_run(
     scope: Scope,
 ) -> Result<Vec<Result<Accepted, StoreError>>, StoreError> {
     let before = *head;
-    let found = lookup(conn, run, scope).await;
-    let (mut by_content, mut by_key) = match found {
+    let mut found = match lookup(conn, run, scope).await {
         Ok(found) => found,
         Err(e) => {
             if scope == Scope::Transaction {
@@ -66,18 +65,19 @@ pub(super) async fn accept_run(
     let mut rows = Rows::default();
     let mut outcomes = Vec::with_capacity(run.len());
     for new in run {
-        let referrer = new.referrer.as_str().to_owned();
+        let referrer = new.referrer.as_str();
         let keyed = new
             .idempotency_hash
-            .and_then(|k| by_key.get(&(referrer.clone(), k)));
+            .and_then(|k| found.get(Via::Key, referrer, k));
         let existing = match keyed {
             Some((_, content)) if *content != new.content_hash => {
                 outcomes.push(Err(StoreError::IdempotencyConflict));
                 continue;
             }
             Some((summary, _)) => Some(summary.clone()),
-            None => by_content
-                .get(&(referrer.clone(), new.content_hash))
+            None => [Via::Content, Via::Match]
+                .into_iter()
+                .find_map(|via| found.get(via, referrer, via.hash(new)?))
                 .map(|(s, _)| s.clone()),
         };
         if let Some(existing) = existing {
@@ -90,14 +90,7 @@ pub(super) async fn accept_run(
             continue;
         }
         let summary = rows.referral(head, new);
-        // A repeat later in the same run is a duplicate of this one.
-        by_content.insert(
-            (referrer.clone(), new.content_hash),
-            (summary.clone(), new.content_hash),
-        );
-        if let Some(k) = new.idempotency_hash {
-            by_key.insert((referrer, k), (summary.clone(), new.content_hash));
-        }
+        found.add(new, &summary);
         outcomes.push(Ok(Accepted::Created(summary)));
     }
     if let Err(e) = rows.insert(conn, scope).await {
@@ -126,50 +119,95 @@ fn draft(
     }
 }
 
-/// Finds stored referrals with the run's content hashes and idempotency keys, joining
-/// from a VALUES list so each lookup uses the (referrer, hash) unique indexes.
-async fn lookup<'a>(
-    conn: &mut SqliteConnection,
-    run: &[&'a NewReferral],
-    scope: Scope,
-) -> Result<(Known, Known), StoreError> {
-    let mut args: Vec<(&str, [u8; 32])> = Vec::new();
-    let mut values = |pairs: Vec<(&'a str, [u8; 32])>| {
-        let mut list: Vec<&str> = Vec::new();
-        for pair in pairs {
-            args.push(pair);
-            list.push("(?, ?)");
+/// The ways a submission can match a stored referral, in the order they are tried.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// The same `Idempotency-Key` (its content must be the same too).
+    Key,
+    /// The same normalised content.
+    Content,
+    /// The same patient, referrer and letter date (letters arriving by two routes).
+    Match,
+}
+
+impl Via {
+    const ALL: [Via; 3] = [Via::Key, Via::Content, Via::Match];
+
+    fn column(self) -> &'static str {
+        match self {
+            Via::Key => "idempotency_hash",
+            Via::Content => "content_hash",
+            Via::Match => "match_hash",
         }
-        list.join(", ")
-    };
-    let contents = values(
-        run.iter()
-            .map(|n| (n.referrer.as_str(), n.content_hash))
-            .collect(),
-    );
-    let keys = values(
-        run.iter()
-            .filter_map(|n| Some((n.referrer.as_str(), n.idempotency_hash?)))
-            .collect(),
-    );
-    // Parameters are anonymous and bound in order: contents first, then keys, as in
-    // the text below.
-    let sql = if keys.is_empty() {
-        format!(
-            "WITH c(referrer, hash) AS (VALUES {contents})
-             SELECT 'content' AS via, c.hash AS hash, {SUMMARY_COLUMNS}
-             FROM c JOIN referrals r ON r.referrer = c.referrer AND r.content_hash = c.hash"
-        )
-    } else {
-        format!(
-            "WITH c(referrer, hash) AS (VALUES {contents}), i(referrer, hash) AS (VALUES {keys})
-             SELECT 'content' AS via, c.hash AS hash, {SUMMARY_COLUMNS}
-             FROM c JOIN referrals r ON r.referrer = c.referrer AND r.content_hash = c.hash
-             UNION ALL
-             SELECT 'key' AS via, i.hash AS hash, {SUMMARY_COLUMNS}
-             FROM i JOIN referrals r ON r.referrer = i.referrer AND r.idempotency_hash = i.hash"
-        )
-    };
+    }
+
+    fn hash(self, new: &NewReferral) -> Option<[u8; 32]> {
+        match self {
+            Via::Key => new.idempotency_hash,
+            Via::Content => Some(new.content_hash),
+            Via::Match => new.match_hash,
+        }
+    }
+}
+
+/// Stored referrals found for a run, one map per [`Via`].
+struct Found([Known; 3]);
+
+impl Found {
+    fn get(
+        &self,
+        via: Via,
+        referrer: &str,
+        hash: [u8; 32],
+    ) -> Option<&(ReferralSummary, [u8; 32])> {
+        self.0[via as usize].get(&(referrer.to_owned(), hash))
+    }
+
+    /// Records a referral made in this run, so a repeat later in the run finds it.
+    fn add(&mut self, new: &NewReferral, summary: &ReferralSummary) {
+        for via in Via::ALL {
+            if let Some(h) = via.hash(new) {
+                let key = (new.referrer.as_str().to_owned(), h);
+                self.0[via as usize].insert(key, (summary.clone(), new.content_hash));
+            }
+        }
+    }
+}
+
+/// Finds stored referrals sharing an idempotency key, content or match key with the
+/// run, joining from VALUES lists so each lookup uses a (referrer, hash) index.
+async fn lookup(
+    conn: &mut SqliteConnection,
+    run: &[&NewReferral],
+    scope: Scope,
+) -> Result<Found, StoreError> {
+    let mut ctes = Vec::new();
+    let mut selects = Vec::new();
+    let mut args: Vec<(&str, [u8; 32])> = Vec::new();
+    for via in Via::ALL {
+        let pairs: Vec<(&str, [u8; 32])> = run
+            .iter()
+            .filter_map(|n| Some((n.referrer.as_str(), via.hash(n)?)))
+            .collect();
+        if pairs.is_empty() {
+            continue;
+        }
+        let name = format!("k{}", via as usize);
+        ctes.push(format!(
+            "{name}(referrer, hash) AS (VALUES {})",
+            vec!["(?, ?)"; pairs.len()].join(", ")
+        ));
+        selects.push(format!(
+            "SELECT {} AS via, {name}.hash AS hash, {SUMMARY_COLUMNS} FROM {name}
+             JOIN referrals r ON r.referrer = {name}.referrer AND r.{} = {name}.hash",
+            via as usize,
+            via.column()
+        ));
+        args.extend(pairs);
+    }
+    // Parameters are anonymous and bound in order: the VALUES lists appear in the text
+    // in the same order as `args`.
+    let sql = format!("WITH {} {}", ctes.join(", "), selects.join(" UNION ALL "));
     let sql = match scope {
         Scope::Transaction => format!("BEGIN IMMEDIATE; {sql}"),
         Scope::Savepoint => sql,
@@ -178,24 +216,22 @@ async fn lookup<'a>(
     for (referrer, hash) in &args {
         query = query.bind(*referrer).bind(&hash[..]);
     }
-    let found = query.fetch_all(&mut *conn).await.map_err(db_err)?;
-    let (mut by_content, mut by_key) = (Known::new(), Known::new());
-    for row in found {
+    let rows = query.fetch_all(&mut *conn).await.map_err(db_err)?;
+    let mut found = Found([Known::new(), Known::new(), Known::new()]);
+    for row in rows {
         let summary = summary_from(&row)?;
         let hash = blob32(&row, "hash")?;
         let content = blob32(&row, "content_hash")?;
-        let via: String = row.try_get("via").map_err(db_err)?;
-        let map = if via == "key" {
-            &mut by_key
-        } else {
-            &mut by_content
+        let via: i64 = row.try_get("via").map_err(db_err)?;
+        let Some(map) = usize::try_from(via).ok().and_then(|i| found.0.get_mut(i)) else {
+            return Err(StoreError::Corrupt("lookup"));
         };
         map.insert(
             (summary.referrer.as_str().to_owned(), hash),
             (summary, content),
         );
     }
-    Ok((by_content, by_key))
+    Ok(found)
 }
 
 fn blob32(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<[u8; 32], StoreError> {
@@ -266,11 +302,11 @@ impl<'a> Rows<'a> {
         // cost SQLite a lookup per parameter, which grows with the statement.
         let placeholders = |count: usize| format!("({})", vec!["?"; count].join(", "));
         if !self.referrals.is_empty() {
-            let rows: Vec<String> = self.referrals.iter().map(|_| placeholders(14)).collect();
+            let rows: Vec<String> = self.referrals.iter().map(|_| placeholders(15)).collect();
             sql.push_str(&format!(
                 "INSERT INTO referrals (id, referrer, provider, channel, state, urgency, priority_rank,
-                   received_at, updated_at, idempotency_hash, content_hash, record_sealed,
-                   document_type, document_sealed) VALUES {};",
+                   received_at, updated_at, idempotency_hash, content_hash, match_hash,
+                   record_sealed, document_type, document_sealed) VALUES {};",
                 rows.join(", ")
             ));
             let rows: Vec<String> = self.transitions.iter().map(|_| placeholders(6)).collect();
@@ -316,6 +352,7 @@ impl<'a> Rows<'a> {
                 .bind(at.as_str())
                 .bind(new.idempotency_hash.as_ref().map(|h| &h[..]))
                 .bind(&new.content_hash[..])
+                .bind(new.match_hash.as_ref().map(|h| &h[..]))
                 .bind(&new.record_sealed[..])
                 .bind(doc_type)
                 .bind(doc);
