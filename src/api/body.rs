@@ -44,3 +44,35 @@ pub fn media_type(req: &HttpRequest) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// A `multipart/form-data` upload's document: the first part that carries a file (or
+/// is named `file`, `letter` or `referral`), with its declared media type.
+/// Other parts (a form's text fields) are ignored.
+///
+/// # Errors
+/// [`ApiError::BadRequest`] for a broken upload or one without a document part.
+pub async fn multipart_document(
+    media_type: &str,
+    body: Bytes,
+) -> Result<(String, Bytes), ApiError> {
+    let boundary = multer::parse_boundary(media_type)
+        .map_err(|_| ApiError::BadRequest("multipart upload without a boundary"))?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let broken = |_| ApiError::BadRequest("multipart upload could not be read");
+    while let Some(field) = form.next_field().await.map_err(broken)? {
+        let is_document = field.file_name().is_some()
+            || matches!(field.name(), Some("file" | "letter" | "referral"));
+        if is_document {
+            let declared = field
+                .content_type()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let bytes = field.bytes().await.map_err(broken)?;
+            return Ok((declared, bytes));
+        }
+    }
+    Err(ApiError::BadRequest(
+        "multipart upload has no file part (send the letter as a file named \"file\")",
+    ))
+}

@@ -6,12 +6,13 @@ use serde_json::json;
 
 use super::AppState;
 use super::auth::Caller;
-use super::body::{media_type, read_limited};
+use super::body::{media_type, multipart_document, read_limited};
 use super::error::{ApiError, from_feedback, from_intake};
 use crate::config::Role;
 use crate::domain::{ReferralId, State};
 use crate::feedback;
 use crate::intake::{self, Channel, RawSubmission, Receipt};
+use crate::normalise::Format;
 
 /// Accepts a referral. 201 routed, 202 held for review, 200 when it repeats one
 /// already received (the same referral is returned, nothing new is made).
@@ -41,6 +42,25 @@ pub async fn raw_submission(
     state: &AppState,
 ) -> Result<RawSubmission, ApiError> {
     let body = read_limited(req, payload, state.max_body_bytes).await?;
+    let mut media_type = media_type(req);
+    let body = if media_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        let (declared, document) = multipart_document(&media_type, body).await?;
+        // A browser or script often labels a file application/octet-stream: then the
+        // content decides, as it does for drop folders.
+        media_type = match declared.as_str() {
+            "" | "application/octet-stream" => Format::detect(&document)
+                .map(Format::media_type)
+                .unwrap_or("application/octet-stream")
+                .to_owned(),
+            _ => declared,
+        };
+        document
+    } else {
+        body
+    };
     let idempotency_key = req
         .headers()
         .get("Idempotency-Key")
@@ -49,7 +69,7 @@ pub async fn raw_submission(
     Ok(RawSubmission {
         org,
         channel,
-        media_type: media_type(req),
+        media_type,
         body,
         idempotency_key,
     })

@@ -262,3 +262,40 @@ async fn metrics_count_submissions_by_channel_and_outcome() {
         (StatusCode::OK, Some("ok"))
     );
 }
+
+#[actix_web::test]
+async fn a_document_uploaded_as_a_multipart_file_is_accepted() {
+    let app = spawn_app().await;
+    let form = |part_headers: &str, content: &[u8]| {
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nfrom the clinic\r\n",
+        );
+        body.extend_from_slice(format!("--XyZ\r\n{part_headers}\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n--XyZ--\r\n");
+        body
+    };
+    let upload = form(
+        "Content-Disposition: form-data; name=\"file\"; filename=\"odell.json\"\r\nContent-Type: application/octet-stream",
+        &fixture("json/FJ03.json"),
+    );
+    let (status, body) = app
+        .post_referral(MSK, "multipart/form-data; boundary=XyZ", upload)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["record"]["patient"]["family_name"], "Odell");
+
+    let no_file =
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--XyZ--\r\n"
+            .to_vec();
+    let (status, oo) = app
+        .post_referral(MSK, "multipart/form-data; boundary=XyZ", no_file)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{oo}");
+    assert_eq!(oo["resourceType"], "OperationOutcome");
+    let (status, _) = app
+        .post_referral(MSK, "multipart/form-data", b"garbage".to_vec())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
