@@ -5,6 +5,7 @@
 //! I/O and never decides where a referral goes (that is `route`) or stores it.
 
 pub mod cues;
+pub mod document;
 pub mod fhir_map;
 pub mod fhir_write;
 pub mod flat;
