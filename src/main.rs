@@ -7,6 +7,7 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    refgate::telemetry::install_panic_hook();
     let cli = refgate::cli::Cli::parse();
     match refgate::cli::run(cli).await {
         Ok(code) => code,

@@ -13,8 +13,15 @@ use crate::config::{LogFormat, LogSettings};
 /// Installs the global subscriber. `RUST_LOG` overrides the configured filter.
 /// Calling it twice is harmless (the second call changes nothing).
 pub fn init(settings: &LogSettings) {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    // The PDF libraries log fragments of the document they read, which is patient
+    // data: they stay silent whatever the filter says.
+    for quiet in ["lopdf=off", "pdf_extract=off"] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -22,6 +29,19 @@ pub fn init(settings: &LogSettings) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Replaces the default panic message with the panic's location only. A panic inside
+/// a document parser (caught and turned into a rejection) may carry document text in
+/// its message, and stderr is a log.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(location = %at, "panic (message withheld: it may quote input)");
+    }));
 }
 
 /// Runs blocking work on tokio's blocking pool inside the caller's span.
