@@ -31,33 +31,59 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         r"(?x)
         suicid\w*
         | self[\s-]?harm\w*
+        | self[\s-]?injur\w*
         | harm(ing)?\s+(him|her|them)sel(f|ves)
         | harm(ing)?\s+(to\s+)?(others|other\s+people|someone)
         | hurt(ing)?\s+(him|her|them)sel(f|ves)
         | hurt(ing)?\s+(others|other\s+people|someone)
+        | (harm|hurt|kill)(s|ing)?\s+(his|her|their)\s+(partner|wife|husband|child|children|son|daughter|baby|mother|father|family)
+        | (kill|hurt|harm)(s|ing)?\s+(somebody|anyone|people)
         | overdose\w*
-        | (end|ending|take|taking)\s+(his|her|their|my)\s+(own\s+)?life
+        | (end|ending|ended|take|taking|took)\s+(his|her|their|my)\s+(own\s+)?life
         | kill(ing)?\s+(him|her|them)sel(f|ves)
         | (wish|wishes|wishing|want|wants|wanting)\s+to\s+die
-        | homicid\w*",
+        | homicid\w*
+        # Passive suicidal ideation: these contain 'not' or 'no' and are risk, not negation.
+        | not\s+want(s|ed|ing)?\s+to\s+(be\s+here|be\s+alive|live|wake\s+up|go\s+on|carry\s+on|exist)
+        | (wish|wishes|wishing|wished)\s+(she|he|they|i)\s+(was|were)\s+(dead|not\s+here|not\s+alive|gone)
+        | better\s+off\s+(dead|without\s+(her|him|them|me))
+        | no\s+(point|reason)\s+(in\s+)?(living|going\s+on|to\s+live|to\s+go\s+on|carrying\s+on|being\s+alive)
+        | not\s+worth\s+living
+        | ways\s+to\s+(die|end\s+(it|things))
+        | thoughts\s+of\s+(death|dying|ending\s+it)
+        | cut(s|ting)?\s+(her|his|their)\s+(arms?|wrists?|legs?|thighs?|skin)
+        | ligature\w*
+        | (item|question|q)\s*9\b[^.;\d]{0,30}?(=|:|was|of|scored?)?\s*[1-3]\b",
     )
     .expect("static pattern compiles")
 });
 
-// A negation cue earlier in the same clause ("denies suicidal ideation", "no thoughts of
-// self-harm", "not suicidal").
+// A negation cue shortly before the mention in the same clause ("denies suicidal
+// ideation", "no thoughts of self-harm", "not suicidal").
 static NEGATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(no|not|nor|denies|denied|deny|denying|without|nil|never|negative\s+for|absence\s+of|free\s+of|none)\b")
+    Regex::new(r"\b(no|not|nor|denies|denied|deny|denying|without|nil|never|negative\s+for|absence\s+of|free\s+of|none|ruled\s+out|\w+n['\x{2019}]t)\b")
+        .expect("static pattern compiles")
+});
+
+// A negation written after the mention: "suicidal ideation: none", "self-harm denied".
+static NEGATED_AFTER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(ideation|thoughts|intent|plans?|behaviou?rs?|risk)?\s*([:\-]\s*(no|none|nil|denied|absent|negative|not\s+present)\b|(is\s+|was\s+)?(denied|absent|not\s+present|not\s+reported)\b)")
+        .expect("static pattern compiles")
+});
+
+// Someone else's death by suicide is not the patient's risk.
+static OTHERS_SUICIDE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(father|mother|brother|sister|son|daughter|husband|wife|partner|friend|cousin|uncle|aunt|grand\w+|dad|mum|colleague|family\s+history)('s)?,?\s+((who|also|had|has|of|sadly|recently|then)\s+){0,3}(died\s+by\s+suicide|committed\s+suicide|suicide|took\s+(his|her|their)\s+own\s+life|killed\s+(him|her|them)sel(f|ves))|\b(bereaved|lost\s+\w+\s+\w+)\s+(by|to)\s+suicide")
         .expect("static pattern compiles")
 });
 
 static PAST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child)|in\s+(19|20)\d\d)\b")
+    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer)\b")
         .expect("static pattern compiles")
 });
 
 static CURRENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(current|currently|recent|recently|ongoing|active|now|this\s+week|last\s+week|at\s+present|presently)\b")
+    Regex::new(r"\b(current|currently|recent|recently|ongoing|active|now|this\s+week|last\s+week|at\s+present|presently|today|at\s+the\s+moment|lately|these\s+days|over\s+the\s+(last|past)\s+(few\s+)?(days|weeks)|has\s+been\s+having|is\s+having)\b")
         .expect("static pattern compiles")
 });
 
@@ -66,17 +92,63 @@ pub fn risk(text: &str) -> RiskFinding {
     let lower = text.to_lowercase();
     let mut finding = RiskFinding::default();
     for clause in clauses(&lower) {
+        let others = OTHERS_SUICIDE
+            .find_iter(clause)
+            .map(|m| m.range())
+            .collect::<Vec<_>>();
+        // Earlier mentions are blanked out before looking for a negation, so the 'not'
+        // in "not wanting to be here" negates nothing after it.
+        let mut seen = clause.to_owned();
         for m in RISK.find_iter(clause) {
-            if NEGATION.is_match(&clause[..m.start()]) {
+            let blank = " ".repeat(m.len());
+            if others.iter().any(|r| r.contains(&m.start())) {
+                seen.replace_range(m.range(), &blank);
                 continue;
             }
+            let before = last_words(&seen[..m.start()], 12).to_owned();
+            let negation = NEGATION.find_iter(&before).last();
+            let after = &clause[m.end()..];
+            seen.replace_range(m.range(), &blank);
+            let past_only = match negation {
+                _ if NEGATED_AFTER.is_match(after) => continue,
+                Some(n)
+                    if n.as_str() == "no"
+                        && before[n.end()..].trim_start().starts_with("longer") =>
+                {
+                    true
+                }
+                // "has not self-harmed since 2015": a past mention.
+                Some(_) if after.contains(" since ") => true,
+                Some(_) => continue,
+                None => false,
+            };
             finding.mentioned = true;
-            if CURRENT.is_match(clause) || !PAST.is_match(clause) {
+            if !past_only && (CURRENT.is_match(clause) || !PAST.is_match(clause)) {
                 finding.current = true;
             }
         }
     }
     finding
+}
+
+/// The end of `s` holding at most `n` words.
+fn last_words(s: &str, n: usize) -> &str {
+    let mut count = 0;
+    let mut in_word = false;
+    for (i, c) in s.char_indices().rev() {
+        if c.is_whitespace() {
+            if in_word {
+                count += 1;
+                if count == n {
+                    return &s[i..];
+                }
+            }
+            in_word = false;
+        } else {
+            in_word = true;
+        }
+    }
+    s
 }
 
 /// What the text says about contact by telephone: `Some(true)` acceptable or preferred,
@@ -86,14 +158,19 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
         Regex::new(r"(?x)
             face[\s-]to[\s-]face(\s+(contact|appointments?|sessions?))?\s+only | only\s+face[\s-]to[\s-]face | in[\s-]person\s+only
             | (not|no|doesn't|does\s+not|won't|unable\s+to\s+use\s+the|cannot\s+use\s+the)\s+(want\s+)?(by\s+)?(tele)?phone
-            | (tele)?phone\s+(is\s+)?not\s+(suitable|appropriate|acceptable|possible)")
+            | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(is\s+|are\s+)?not\s+(suitable|appropriate|acceptable|possible)
+            | not\s+suitable\s+for\s+(tele)?phone
+            | (unable|cannot|can't|struggles?)\s+to\s+(use|manage|cope\s+with)\s+(the\s+)?(tele)?phone")
         .expect("static pattern compiles")
     });
     static OK: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?x)
             (tele)?phone\s+(contact\s+|appointments?\s+|sessions?\s+|cbt\s+)?(is\s+|are\s+|would\s+be\s+)?(preferred|fine|ok|okay|acceptable|suitable)
             | prefers?\s+(tele)?phone | (by|over\s+the)\s+(tele)?phone
-            | happy\s+(to\s+be\s+contacted\s+by|with|to\s+have|for)\s+(a\s+)?(tele)?phone
+            | happy\s+(to\s+be\s+contacted\s+by|with|to\s+have|for|to\s+receive)\s+(a\s+)?(tele)?phone
+            | happy\s+to\s+be\s+(tele)?phoned | (can|could|may)\s+be\s+(tele)?phoned
+            | (tele)?phone\s+(or|and|/)\s+video | video\s+(or|and|/)\s+(tele)?phone
+            | (tele)?phone\s+calls?\s+(is\s+|are\s+)?(fine|ok|okay|acceptable)
             | telephone\s+cbt")
         .expect("static pattern compiles")
     });
@@ -107,9 +184,15 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
     }
 }
 
+// A clause ends at sentence punctuation and at words that turn to a new statement, so
+// a negation before "but" or "although" does not reach past it.
 fn clauses(text: &str) -> impl Iterator<Item = &str> {
+    static TURN: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(but|although|though|however|whereas|except|yet)\b|\band\s+(she|he|they)\b")
+            .expect("static pattern compiles")
+    });
     text.split(['.', ';', '\n', '!', '?'])
-        .flat_map(|s| s.split(" but "))
+        .flat_map(|s| TURN.split(s))
 }
 
 #[cfg(test)]
@@ -140,6 +223,50 @@ mod tests {
     }
 
     #[test]
+    fn passive_suicidal_thoughts_are_risk_even_though_they_say_not() {
+        let f = risk(
+            "He told me today that he has had thoughts of not wanting to be here and has looked up ways to end his life, although he has not made any plans.",
+        );
+        assert!(f.mentioned && f.current);
+        assert!(risk("She feels she would be better off dead.").mentioned);
+        assert!(risk("He says there is no point in living.").mentioned);
+    }
+
+    #[test]
+    fn negation_reaches_only_its_own_clause() {
+        assert!(
+            risk("There is no history of self-harm and she has recently had thoughts of suicide.")
+                .current
+        );
+        assert!(
+            !risk("She denies any current thoughts of suicide, self-harm or harming others.")
+                .mentioned
+        );
+        assert!(!risk("Suicidal ideation: none.").mentioned);
+        assert!(!risk("Self-harm denied.").mentioned);
+        assert!(!risk("She doesn't have suicidal thoughts.").mentioned);
+    }
+
+    #[test]
+    fn past_risk_is_flagged_but_not_urgent() {
+        for text in [
+            "She no longer has suicidal thoughts.",
+            "He has not self-harmed since 2015.",
+            "Took an overdose when she was 19.",
+        ] {
+            let f = risk(text);
+            assert!(f.mentioned && !f.current, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_relatives_suicide_is_not_the_patients_risk() {
+        assert!(!risk("Her brother took his own life in 2019.").mentioned);
+        assert!(!risk("Family history of suicide.").mentioned);
+        assert!(risk("Since her father died she has had thoughts of suicide.").mentioned);
+    }
+
+    #[test]
     fn telephone_preference_wording() {
         assert_eq!(telephone_ok("Telephone preferred."), Some(true));
         assert_eq!(telephone_ok("Happy to be contacted by phone"), Some(true));
@@ -150,5 +277,11 @@ mod tests {
             Some(false)
         );
         assert_eq!(telephone_ok("Please see soon."), None);
+        assert_eq!(telephone_ok("He is happy to be phoned."), Some(true));
+        assert_eq!(
+            telephone_ok("Happy to have telephone or video sessions"),
+            Some(true)
+        );
+        assert_eq!(telephone_ok("She is unable to use the phone"), Some(false));
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod cues;
 pub mod document;
+pub mod extract;
 pub mod fhir_map;
 pub mod fhir_write;
 pub mod flat;

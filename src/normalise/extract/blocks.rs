@@ -1,0 +1,390 @@
+//! Letter structure: which lines are the letterhead, the addressee and date header, the
+//! patient block, the body, the sign-off and the cc list.
+//!
+//! Field readers use the zones to decide whose value they are looking at: a phone number
+//! in the letterhead is the clinic's, a name under "Yours sincerely" is the referrer's,
+//! a name in the cc list is a copy recipient's. The zones are found from layout cues that
+//! dictated letters share (PRSB outpatient letter headings, standards.md §7), never from
+//! any one template.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::text::{self, Line};
+
+/// What part of the letter a line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Zone {
+    Blank,
+    /// The sender's name and address at the top.
+    Letterhead,
+    /// Addressee, date and reference lines before the letter proper.
+    Header,
+    /// "Re:" / labelled patient details, or the paragraph that identifies the patient.
+    Patient,
+    Body,
+    /// The valediction and everything the signatory wrote under it.
+    Signature,
+    /// Copy recipients.
+    Cc,
+}
+
+static SALUTATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(dear\b|to\s+whom\s+it\s+may\s+concern)").expect("static pattern compiles")
+});
+
+static VALEDICTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^\s*(yours\s+(sincerely|faithfully|truly|ever)|(with\s+)?(kind|best|warm|many)(est)?\s+(regards|wishes|thanks)|regards|best|thanks(\s+again)?|many\s+thanks|with\s+(many\s+)?thanks|thank\s+you|sincerely)\s*[,.!]?\s*$",
+    )
+    .expect("static pattern compiles")
+});
+
+static CC_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(cc|c\.c\.|copy\s+to|copies\s+to|copied\s+to|distribution)\b\s*[:.\-]?")
+        .expect("static pattern compiles")
+});
+
+/// Lines that identify the patient: "Re:", "Patient:", a date-of-birth label, or an NHS
+/// number label followed by digits.
+static PATIENT_ANCHOR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+        ^\s*(re|patient(\s+name|\s+details)?|name|full\s+name|regarding|referral(\s+for)?|subject|surname|forenames?)\s*:
+        | \b(d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|born\s+\d)
+        | \bnhs\s*(no\b\.?|number\b|num\b)?\s*[:.\-]?\s*\d",
+    )
+    .expect("static pattern compiles")
+});
+
+/// A line that is only a date, or a label and a date ("Date: 02/12/2024").
+static HEADER_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*((date|dated|typed|dictated|date\s+typed|date\s+dictated|letter\s+date)\s*[:.]?\s*)?\d{1,4}(st|nd|rd|th)?[\s/.\-]+(\d{1,2}|[a-z]{3,9})[\s/.\-,]+\d{2,4}\s*$")
+        .expect("static pattern compiles")
+});
+
+/// A sign-off without a valediction: "Dr Bethany Lowther, GP".
+static SIGNOFF_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*((Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Professor)\.?\s+[A-Z][\w'\u{2019}\-]*(\s+[A-Z][\w'\u{2019}\-]*){0,3}|[A-Z][a-z'\u{2019}\-]+\s+[A-Z][\w'\u{2019}\-]+,\s+[A-Za-z])")
+        .expect("static pattern compiles")
+});
+
+/// The letter split into lines, each with its zone.
+pub(super) struct Doc<'a> {
+    pub text: &'a str,
+    /// The text with line breaks inside wrapped prose replaced by spaces: same length,
+    /// same offsets, so prose patterns see whole sentences.
+    pub flat: String,
+    pub lines: Vec<Line<'a>>,
+    pub zones: Vec<Zone>,
+    pub salutation: Option<usize>,
+    pub valediction: Option<usize>,
+}
+
+impl<'a> Doc<'a> {
+    pub fn read(text: &'a str) -> Doc<'a> {
+        let lines = text::split_lines(text);
+        let mut zones: Vec<Zone> = lines
+            .iter()
+            .map(|l| {
+                if l.is_blank() {
+                    Zone::Blank
+                } else {
+                    Zone::Body
+                }
+            })
+            .collect();
+        let salutation = lines.iter().position(|l| SALUTATION.is_match(l.text));
+        let from = salutation.map_or(0, |s| s + 1);
+        let valediction = (from..lines.len())
+            .rev()
+            .find(|&i| VALEDICTION.is_match(lines[i].text));
+        mark_cc(&lines, &mut zones);
+        mark_signature(&lines, &mut zones, valediction);
+        mark_letterhead(&lines, &mut zones);
+        mark_patient(&lines, &mut zones);
+        mark_header(&lines, &mut zones, salutation);
+        let flat = unwrap_prose(text, &lines, &zones);
+        Doc {
+            text,
+            flat,
+            lines,
+            zones,
+            salutation,
+            valediction,
+        }
+    }
+
+    /// The index of the line holding byte `offset`.
+    pub fn line_at(&self, offset: usize) -> usize {
+        match self.lines.binary_search_by(|l| l.start.cmp(&offset)) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+
+    pub fn zone_at(&self, offset: usize) -> Zone {
+        self.zones
+            .get(self.line_at(offset))
+            .copied()
+            .unwrap_or(Zone::Blank)
+    }
+
+    /// The flat text with every line outside `keep` blanked out (offsets unchanged).
+    pub fn masked(&self, keep: &[Zone]) -> String {
+        let mut out = String::with_capacity(self.flat.len());
+        let mut last = 0;
+        for (k, zone) in self.zones.iter().enumerate() {
+            let end = self
+                .lines
+                .get(k + 1)
+                .map_or(self.flat.len(), |l| l.start)
+                .min(self.flat.len());
+            let Some(piece) = self.flat.get(last..end) else {
+                continue;
+            };
+            if keep.contains(zone) {
+                out.push_str(piece);
+            } else {
+                out.extend(piece.chars().map(|c| {
+                    if c == '\n' {
+                        String::from("\n")
+                    } else {
+                        " ".repeat(c.len_utf8())
+                    }
+                }));
+            }
+            last = end;
+        }
+        if let Some(rest) = self.flat.get(last..) {
+            out.push_str(rest);
+        }
+        out
+    }
+
+    /// Indices of the lines in `zone`.
+    pub fn lines_in(&self, zone: Zone) -> impl Iterator<Item = usize> + '_ {
+        (0..self.lines.len()).filter(move |&i| self.zones[i] == zone)
+    }
+
+    /// The paragraph (run of non-blank lines) around line `i`, as a line index range.
+    pub fn paragraph(&self, i: usize) -> std::ops::Range<usize> {
+        paragraph(&self.lines, i)
+    }
+}
+
+fn paragraph(lines: &[Line<'_>], i: usize) -> std::ops::Range<usize> {
+    let mut a = i;
+    while a > 0 && !lines[a - 1].is_blank() {
+        a -= 1;
+    }
+    let mut b = i;
+    while b < lines.len() && !lines[b].is_blank() {
+        b += 1;
+    }
+    a..b.max(i + 1).min(lines.len())
+}
+
+fn mark_cc(lines: &[Line<'_>], zones: &mut [Zone]) {
+    let mut i = 0;
+    while i < lines.len() {
+        if CC_START.is_match(lines[i].text) {
+            zones[i] = Zone::Cc;
+            let mut j = i + 1;
+            // Further recipients listed one per line under the first.
+            while j < lines.len() && !lines[j].is_blank() && looks_like_listing(lines[j].text) {
+                zones[j] = Zone::Cc;
+                j += 1;
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// A short line without sentence punctuation: an address or recipient, not prose.
+fn looks_like_listing(s: &str) -> bool {
+    let t = s.trim();
+    t.len() <= 90 && !t.ends_with('.') && !SALUTATION.is_match(t) && !VALEDICTION.is_match(t)
+}
+
+fn mark_signature(lines: &[Line<'_>], zones: &mut [Zone], valediction: Option<usize>) {
+    if let Some(v) = valediction {
+        for i in v..lines.len() {
+            match zones[i] {
+                Zone::Cc => break,
+                Zone::Blank => {}
+                _ => zones[i] = Zone::Signature,
+            }
+        }
+        return;
+    }
+    // No valediction: the last paragraph before the cc list, when it opens with a name.
+    let Some(last) = (0..lines.len()).rev().find(|&i| zones[i] == Zone::Body) else {
+        return;
+    };
+    let para = paragraph(lines, last);
+    let first = lines[para.start].text;
+    if para.len() <= 6 && SIGNOFF_NAME.is_match(first) && !first.trim_end().ends_with('.') {
+        for i in para {
+            if zones[i] == Zone::Body {
+                zones[i] = Zone::Signature;
+            }
+        }
+    }
+}
+
+fn mark_letterhead(lines: &[Line<'_>], zones: &mut [Zone]) {
+    let Some(first) = lines.iter().position(|l| !l.is_blank()) else {
+        return;
+    };
+    for i in first..lines.len() {
+        let t = lines[i].text;
+        if zones[i] != Zone::Body
+            || SALUTATION.is_match(t)
+            || HEADER_DATE.is_match(t)
+            || PATIENT_ANCHOR.is_match(t)
+            || t.trim_start().to_ascii_lowercase().starts_with("to:")
+        {
+            break;
+        }
+        zones[i] = Zone::Letterhead;
+    }
+}
+
+fn mark_patient(lines: &[Line<'_>], zones: &mut [Zone]) {
+    for i in 0..lines.len() {
+        if !matches!(zones[i], Zone::Body | Zone::Letterhead)
+            || !PATIENT_ANCHOR.is_match(lines[i].text)
+        {
+            continue;
+        }
+        let para = paragraph(lines, i);
+        if para.len() <= 10 {
+            for j in para {
+                if matches!(zones[j], Zone::Body) || (j == i && zones[j] == Zone::Letterhead) {
+                    zones[j] = Zone::Patient;
+                }
+            }
+        } else {
+            zones[i] = Zone::Patient;
+        }
+    }
+}
+
+/// Lines before the letter proper that are not letterhead or patient details: the
+/// addressee, the date, references.
+fn mark_header(lines: &[Line<'_>], zones: &mut [Zone], salutation: Option<usize>) {
+    let end = salutation.unwrap_or_else(|| {
+        // Without a salutation the header runs to the first patient line or prose.
+        (0..lines.len())
+            .find(|&i| {
+                zones[i] == Zone::Patient || (zones[i] == Zone::Body && is_prose(lines[i].text))
+            })
+            .unwrap_or(lines.len())
+    });
+    for i in 0..=end.min(lines.len().saturating_sub(1)) {
+        if zones[i] == Zone::Body {
+            zones[i] = Zone::Header;
+        }
+    }
+}
+
+/// True when `s` carries patient identity labels (DOB, NHS number, "Re:").
+pub(super) fn is_patient_anchor(s: &str) -> bool {
+    PATIENT_ANCHOR.is_match(s)
+}
+
+/// A line of running text rather than a field or address line.
+pub(super) fn is_prose(s: &str) -> bool {
+    let t = s.trim();
+    text::word_count(t) >= 8 && !text::has_wide_gap(t)
+}
+
+/// A line that starts a list item or a labelled field; wrapped prose never joins it.
+fn starts_field(s: &str) -> bool {
+    static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^\s*([-*\u{2022}]\s|\d{1,2}[.)]\s|[A-Za-z][A-Za-z .'/()\-]{0,30}:\s)")
+            .expect("static pattern compiles")
+    });
+    FIELD.is_match(s)
+}
+
+/// Replaces the line break between two lines of the same wrapped sentence with a space.
+fn unwrap_prose(text: &str, lines: &[Line<'_>], zones: &[Zone]) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for i in 0..lines.len().saturating_sub(1) {
+        let (a, b) = (&lines[i], &lines[i + 1]);
+        let prose_zone = |z: Zone| matches!(z, Zone::Body | Zone::Patient);
+        if a.is_blank()
+            || b.is_blank()
+            || !prose_zone(zones[i])
+            || !prose_zone(zones[i + 1])
+            || text::word_count(a.text) < 6
+            || text::has_wide_gap(a.text)
+            || a.text.trim_end().ends_with(':')
+            || starts_field(b.text)
+            || b.indent() >= 2
+        {
+            continue;
+        }
+        // a.end() is the '\r' or '\n' after the line: both are single ASCII bytes.
+        for k in a.end()..b.start {
+            if let Some(byte) = bytes.get_mut(k) {
+                *byte = b' ';
+            }
+        }
+    }
+    // Only ASCII line-break bytes were replaced by ASCII spaces, so this cannot fail;
+    // fall back to the original text rather than panic.
+    String::from_utf8(bytes).unwrap_or_else(|_| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LETTER: &str = "North Clinic\n1 High Street, Leeds LS1 1AA\n\n3 March 2024\n\nDear Colleague\n\nRe: Mrs Jane SMITH\nDOB: 01/02/1970\n\nI saw Mrs Smith today and she would like\nto try CBT for her pain.\n\nYours sincerely\n\nDr Ann Lee\nConsultant\n\ncc: Dr Bob Hart, Hill Surgery\n";
+
+    #[test]
+    fn a_letter_is_split_into_its_zones() {
+        let doc = Doc::read(LETTER);
+        let zone = |needle: &str| doc.zone_at(LETTER.find(needle).unwrap());
+        assert_eq!(zone("North Clinic"), Zone::Letterhead);
+        assert_eq!(zone("1 High Street"), Zone::Letterhead);
+        assert_eq!(zone("3 March"), Zone::Header);
+        assert_eq!(zone("Re: Mrs"), Zone::Patient);
+        assert_eq!(zone("DOB"), Zone::Patient);
+        assert_eq!(zone("I saw"), Zone::Body);
+        assert_eq!(zone("Dr Ann Lee"), Zone::Signature);
+        assert_eq!(zone("Consultant"), Zone::Signature);
+        assert_eq!(zone("cc:"), Zone::Cc);
+    }
+
+    #[test]
+    fn wrapped_prose_is_joined_without_moving_offsets() {
+        let doc = Doc::read(LETTER);
+        assert_eq!(doc.flat.len(), LETTER.len());
+        assert!(doc.flat.contains("would like to try CBT"));
+        assert!(doc.flat.contains("Re: Mrs Jane SMITH\nDOB"));
+    }
+
+    #[test]
+    fn a_signature_without_valediction_is_the_closing_name() {
+        let doc = Doc::read(
+            "Dear team\n\nPlease see him for CBT, he is keen to start soon.\n\nDr Bethany Lowther, GP\n",
+        );
+        assert_eq!(doc.zones[4], Zone::Signature);
+    }
+
+    #[test]
+    fn masking_keeps_offsets() {
+        let doc = Doc::read(LETTER);
+        let body = doc.masked(&[Zone::Body]);
+        assert_eq!(body.len(), LETTER.len());
+        assert!(!body.contains("North"));
+        assert!(body.contains("I saw Mrs Smith"));
+    }
+}

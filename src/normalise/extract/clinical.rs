@@ -1,0 +1,269 @@
+//! Risk, urgency from risk, and the patient's stated preferences (telephone contact,
+//! interpreter), read from the letter's prose with the same cue functions every channel
+//! uses (`normalise::cues`), plus the diagnoses.
+//!
+//! Risk is never inferred from the absence of words; negated mentions ("denies suicidal
+//! ideation") are not risk; a relative's death by suicide is not the patient's risk.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::Sink;
+use super::blocks::{Doc, Zone};
+use super::text;
+use crate::domain::Urgency;
+use crate::normalise::cues;
+
+pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) {
+    let prose = doc.masked(&[Zone::Header, Zone::Patient, Zone::Body]);
+    let sentences = text::sentences(&prose);
+    risk(&sentences, sink);
+    telephone(&sentences, sink);
+    interpreter(&sentences, sink);
+    super::diagnoses::read(doc, &prose, sink);
+}
+
+fn risk(sentences: &[(usize, &str)], sink: &mut Sink) {
+    let mut first: Option<(usize, usize)> = None;
+    let mut current: Option<(usize, usize)> = None;
+    for &(at, s) in sentences {
+        let finding = cues::risk(s);
+        let span = (at, at + s.trim_end().len());
+        if finding.mentioned && first.is_none() {
+            first = Some(span);
+        }
+        if finding.current && current.is_none() {
+            current = Some(span);
+        }
+    }
+    if let Some((a, b)) = first {
+        sink.record.risk_flag = true;
+        sink.note("risk_flag", a, b, 0.85);
+    }
+    if let Some((a, b)) = current {
+        sink.record.urgency = Urgency::Urgent;
+        sink.note("urgency", a, b, 0.8);
+    }
+}
+
+fn telephone(sentences: &[(usize, &str)], sink: &mut Sink) {
+    let mut found: Option<(bool, usize, usize)> = None;
+    for &(at, s) in sentences {
+        match cues::telephone_ok(s) {
+            // Face to face only outweighs any mention of the telephone elsewhere.
+            Some(false) => {
+                found = Some((false, at, at + s.trim_end().len()));
+                break;
+            }
+            Some(true) if found.is_none() => found = Some((true, at, at + s.trim_end().len())),
+            _ => {}
+        }
+    }
+    if let Some((ok, a, b)) = found {
+        sink.record.preferences.telephone_ok = Some(ok);
+        sink.note("preferences.telephone_ok", a, b, 0.8);
+    }
+}
+
+static INTERPRETER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(interpret\w*|translat\w*|language\s+line|signer|sign\s+language|bsl)\b")
+        .expect("static pattern compiles")
+});
+
+static NO_INTERPRETER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(\b(no|not|doesn't|does\s+not|don't|do\s+not|without|nil|never|neither)\b[^.;]{0,30}\b(interpret|translat)|\binterpret\w*\s*(?:required|needed)?\s*[:\-]\s*(?:no|none|not\s+required|not\s+needed|n/?a|nil)\b|\binterpret\w*\s+(?:is\s+)?not\s+(?:required|needed|necessary))")
+        .expect("static pattern compiles")
+});
+
+/// Languages for which interpreters are commonly booked in England.
+const LANGUAGES: &[&str] = &[
+    "Albanian",
+    "Amharic",
+    "Arabic",
+    "Bengali",
+    "Bosnian",
+    "Bulgarian",
+    "Cantonese",
+    "Croatian",
+    "Czech",
+    "Dari",
+    "Dutch",
+    "Estonian",
+    "Farsi",
+    "French",
+    "German",
+    "Greek",
+    "Gujarati",
+    "Hausa",
+    "Hebrew",
+    "Hindi",
+    "Hungarian",
+    "Igbo",
+    "Italian",
+    "Japanese",
+    "Korean",
+    "Kurdish",
+    "Sorani",
+    "Kurmanji",
+    "Latvian",
+    "Lingala",
+    "Lithuanian",
+    "Malayalam",
+    "Mandarin",
+    "Marathi",
+    "Nepali",
+    "Oromo",
+    "Pashto",
+    "Persian",
+    "Polish",
+    "Portuguese",
+    "Punjabi",
+    "Romanian",
+    "Romany",
+    "Russian",
+    "Serbian",
+    "Shona",
+    "Sinhala",
+    "Slovak",
+    "Somali",
+    "Spanish",
+    "Swahili",
+    "Sylheti",
+    "Tamil",
+    "Telugu",
+    "Thai",
+    "Tigrinya",
+    "Turkish",
+    "Twi",
+    "Ukrainian",
+    "Urdu",
+    "Vietnamese",
+    "Welsh",
+    "Yoruba",
+    "Chinese",
+    "Tagalog",
+    "Mirpuri",
+    "Pahari",
+    "Hakka",
+    "Slovenian",
+    "Macedonian",
+    "Georgian",
+    "Armenian",
+    "Azeri",
+    "Uzbek",
+    "Ndebele",
+    "Zulu",
+    "Xhosa",
+    "Afrikaans",
+    "Swedish",
+    "Norwegian",
+    "Danish",
+    "Finnish",
+    "Malay",
+    "Indonesian",
+    "Burmese",
+    "Khmer",
+    "Lao",
+    "Tetum",
+    "Krio",
+    "Fula",
+    "Wolof",
+    "Mandinka",
+    "Bambara",
+    "Kinyarwanda",
+    "Kirundi",
+    "Luganda",
+    "Tigre",
+    "Sudanese Arabic",
+    "Moldovan",
+    "Belarusian",
+];
+
+fn language_in(s: &str) -> Option<(String, usize, usize)> {
+    let lower = s.to_lowercase();
+    if lower.contains("british sign language")
+        || lower
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| w == "bsl")
+    {
+        let at = lower
+            .find("british sign language")
+            .or_else(|| lower.find("bsl"))
+            .unwrap_or(0);
+        return Some(("British Sign Language".to_owned(), at, at + 3));
+    }
+    let mut best: Option<(String, usize, usize)> = None;
+    for lang in LANGUAGES {
+        let l = lang.to_lowercase();
+        let mut from = 0;
+        while let Some(pos) = lower.get(from..).and_then(|r| r.find(&l)).map(|p| p + from) {
+            let end = pos + l.len();
+            let bounded = lower[..pos]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric())
+                && lower[end..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric());
+            if bounded
+                && best.as_ref().is_none_or(|b| pos < b.1)
+                && !lower[end..].trim_start().starts_with("descent")
+            {
+                best = Some(((*lang).to_owned(), pos, end));
+            }
+            from = end;
+        }
+    }
+    best
+}
+
+fn interpreter(sentences: &[(usize, &str)], sink: &mut Sink) {
+    // The language may be stated in the sentence that asks for an interpreter or in a
+    // neighbouring one ("Her first language is Urdu. She will need an interpreter.").
+    for (k, &(at, s)) in sentences.iter().enumerate() {
+        if !INTERPRETER.is_match(s) || NO_INTERPRETER.is_match(s) {
+            continue;
+        }
+        let around = [Some(k), k.checked_sub(1), Some(k + 1)];
+        for j in around.into_iter().flatten() {
+            if let Some(&(bt, bs)) = sentences.get(j)
+                && let Some((lang, a, b)) = language_in(bs)
+                && (j == k || !lang.eq_ignore_ascii_case("english"))
+            {
+                sink.record.preferences.interpreter = Some(lang);
+                sink.note(
+                    "preferences.interpreter",
+                    bt + a,
+                    bt + b,
+                    if j == k { 0.85 } else { 0.7 },
+                );
+                return;
+            }
+        }
+        let _ = at;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_language_named_near_the_interpreter_is_taken() {
+        assert_eq!(
+            language_in("offer CBT with a Turkish interpreter")
+                .map(|l| l.0)
+                .as_deref(),
+            Some("Turkish")
+        );
+        assert_eq!(
+            language_in("needs a BSL interpreter")
+                .map(|l| l.0)
+                .as_deref(),
+            Some("British Sign Language")
+        );
+        assert_eq!(language_in("needs an interpreter"), None);
+    }
+}

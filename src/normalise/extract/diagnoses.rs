@@ -1,0 +1,243 @@
+//! Diagnoses: the items under a "Diagnoses" / "Diagnosis" / "Problems" heading, or,
+//! when the letter has no such heading, the conditions its prose says the patient has
+//! ("She has chronic low back pain and osteoporosis").
+//!
+//! Prose is read only after "has", "diagnosed with" and the like, only for phrases that
+//! name a condition, and never for a relative ("her mother has rheumatoid arthritis").
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::Sink;
+use super::blocks::{Doc, Zone};
+use super::text::{self, capitalise_first, trim_phrase};
+
+static HEADING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:diagnos[ie]s|working\s+diagnos[ie]s|problems?(?:\s+list)?|impression|presenting\s+(?:problems?|complaints?)|conditions?)\s*[:\-]?\s*")
+        .expect("static pattern compiles")
+});
+
+static ITEM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:[-*\u{2022}\u{2013}]|\d{1,2}[.)]|[a-z][.)])\s+")
+        .expect("static pattern compiles")
+});
+
+/// Words that start a condition in prose.
+static HAS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:has\s+had|has|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|present(?:s|ed|ing)\s+with|(?:lady|man|woman|gentleman|patient)\s+with)\s+")
+        .expect("static pattern compiles")
+});
+
+/// Condition head words (MSK and the conditions that come with them).
+static CONDITION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(pain|fibromyalgia|arthritis|osteoarthritis|arthrosis|spondyl\w+|stenosis|osteoporosis|osteopenia|hypothyroidism|hyperthyroidism|diabetes|migraines?|headaches?|neuropathy|sciatica|radiculopathy|lupus|crps|regional\s+pain\s+syndrome|hypermobility|ehlers[\s-]danlos|chronic\s+fatigue|me/cfs|irritable\s+bowel|ibs|endometriosis|gout|tendin\w+|tendon\w*|bursitis|capsulitis|frozen\s+shoulder|whiplash|prolapse|polymyalgia|rheumatic\w*|sj[oö]gren\w*|scoliosis|fractures?|depression|depressive\s+disorder|anxiety\s+disorder|ptsd|post[\s-]traumatic|ocd|insomnia|misuse|dependence|obesity|asthma|copd|hypertension|multiple\s+sclerosis|parkinson\w*|stroke|cancer|syndrome|disease|disorder|injury|myalgia|dystrophy)\b")
+        .expect("static pattern compiles")
+});
+
+static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(father|mother|husband|wife|partner|son|daughter|brother|sister|parent|parents|family|friend|carer|dad|mum|grand\w+|aunt|uncle|cousin)\b\W*(?:who\s+)?(?:also\s+)?$")
+        .expect("static pattern compiles")
+});
+
+/// Where a condition phrase stops in prose.
+static PHRASE_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[.;:?!(\n]|,|\s+(?:and\s+(?:is|has|was|she|he|they|her|his|it|feels|finds|now|lives|works|cares|had)\b|which|who|that|following|since|after|for\s+(?:the\s+)?(?:last|past|\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|many|several|some|over|more|about|around)\b|over\s+the|affecting|but|although|last\s+year|this\s+year|in\s+(?:19|20)\d\d|from\s+(?:19|20)\d\d|at\s+the\s+age|as\s+a|because|causing|making|so\b)")
+        .expect("static pattern compiles")
+});
+
+pub(super) fn read(doc: &Doc<'_>, prose: &str, sink: &mut Sink) {
+    if let Some((items, start, end)) = headed(doc) {
+        sink.record.diagnoses = items;
+        sink.note("diagnoses", start, end, 0.9);
+    } else if let Some((items, start, end)) = from_prose(prose) {
+        sink.record.diagnoses = items;
+        sink.note("diagnoses", start, end, 0.6);
+    }
+}
+
+fn headed(doc: &Doc<'_>) -> Option<(Vec<String>, usize, usize)> {
+    for (i, line) in doc.lines.iter().enumerate() {
+        if !matches!(doc.zones[i], Zone::Patient | Zone::Body | Zone::Header) {
+            continue;
+        }
+        let Some(m) = HEADING.find(line.text) else {
+            continue;
+        };
+        let inline = line.text[m.end()..].trim();
+        // "Diagnosis" at the start of a sentence is prose, not a heading.
+        if !inline.is_empty() && !line.text[..m.end()].contains([':', '-']) {
+            continue;
+        }
+        let mut items: Vec<String> = split_inline(inline);
+        let mut end = line.end();
+        let mut j = i + 1;
+        while j < doc.lines.len() && items.len() < 12 {
+            let next = doc.lines[j];
+            let is_item = ITEM.find(next.text);
+            if next.is_blank()
+                || (is_item.is_none()
+                    && (!inline.is_empty()
+                        || next.text.contains(':')
+                        || super::blocks::is_prose(next.text)))
+            {
+                break;
+            }
+            let value = is_item.map_or(next.text, |im| &next.text[im.end()..]);
+            items.extend(split_inline(value.trim()));
+            end = next.end();
+            j += 1;
+        }
+        if !items.is_empty() {
+            return Some((items, line.start, end));
+        }
+    }
+    None
+}
+
+/// "chronic low back pain; spinal stenosis L3/4 (not for surgery)" -> two items.
+fn split_inline(s: &str) -> Vec<String> {
+    let s = text::bounded(s, 600);
+    let pieces: Vec<&str> = if s.contains(';') {
+        s.split(';').collect()
+    } else if s.split(',').all(|p| text::word_count(p) <= 5) {
+        split_outside_brackets(s, ',')
+    } else {
+        vec![s]
+    };
+    pieces.into_iter().filter_map(clean_item).collect()
+}
+
+fn split_outside_brackets(s: &str, sep: char) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            c if c == sep && depth <= 0 => {
+                out.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// Drops bracketed notes and trailing qualifiers; capitalises the first letter.
+fn clean_item(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut depth = 0i32;
+    for c in s.chars() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            _ if depth <= 0 => out.push(c),
+            _ => {}
+        }
+    }
+    let cut = [" - ", " \u{2013} ", " \u{2014} "]
+        .iter()
+        .filter_map(|d| out.find(d))
+        .min()
+        .unwrap_or(out.len());
+    let item = trim_phrase(&out[..cut]);
+    let item = item.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!item.is_empty() && item.len() <= 150).then(|| capitalise_first(&item))
+}
+
+fn from_prose(prose: &str) -> Option<(Vec<String>, usize, usize)> {
+    let mut items: Vec<String> = Vec::new();
+    let (mut first, mut last) = (usize::MAX, 0);
+    for m in HAS.find_iter(prose) {
+        let before = text::tail(&prose[..m.start()], 40);
+        if RELATIVE.is_match(before) {
+            continue;
+        }
+        let rest = text::head(&prose[m.end()..], 300);
+        let mut phrases = vec![phrase(rest)];
+        // "chronic widespread pain (fibromyalgia, diagnosed in 2020)": the bracket names
+        // a second condition.
+        if let Some(inner) = rest
+            .strip_prefix(phrase(rest))
+            .and_then(|r| r.trim_start().strip_prefix('('))
+        {
+            phrases.push(phrase(inner));
+        }
+        for p in phrases {
+            for part in split_and(p) {
+                let part = trim_phrase(part);
+                let lower = part.to_lowercase();
+                if part.is_empty()
+                    || !CONDITION.is_match(part)
+                    || lower.starts_with("no ")
+                    || lower.starts_with("not ")
+                    || text::word_count(part) > 8
+                {
+                    continue;
+                }
+                let item = capitalise_first(part);
+                if !items.iter().any(|i| i.eq_ignore_ascii_case(&item)) && items.len() < 6 {
+                    items.push(item);
+                    first = first.min(m.end());
+                    last = last.max(m.end() + rest.find(part).unwrap_or(0) + part.len());
+                }
+            }
+        }
+    }
+    (!items.is_empty()).then_some((items, first, last))
+}
+
+fn phrase(rest: &str) -> &str {
+    let end = PHRASE_END.find(rest).map_or(rest.len(), |e| e.start());
+    &rest[..end]
+}
+
+/// Splits "fibromyalgia and hypothyroidism" into two conditions, but keeps "anxiety and
+/// depression symptoms" together when only one side names a condition.
+fn split_and(p: &str) -> Vec<&str> {
+    let parts: Vec<&str> = p.split(" and ").collect();
+    if parts.len() > 1 && parts.iter().all(|x| CONDITION.is_match(x)) {
+        parts
+    } else {
+        vec![p]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_items_lose_their_bracketed_notes() {
+        assert_eq!(
+            split_inline("chronic low back pain; spinal stenosis L3/4 (not for surgery)"),
+            vec!["Chronic low back pain", "Spinal stenosis L3/4"]
+        );
+        assert_eq!(split_inline("Fibromyalgia (mild)"), vec!["Fibromyalgia"]);
+    }
+
+    #[test]
+    fn prose_conditions_are_split_and_trimmed() {
+        let (items, _, _) = from_prose("Mrs O'Sullivan has chronic low back pain and osteoporosis with previous vertebral fractures.").unwrap();
+        assert_eq!(
+            items,
+            vec![
+                "Chronic low back pain",
+                "Osteoporosis with previous vertebral fractures"
+            ]
+        );
+        let (items, _, _) =
+            from_prose("She has chronic widespread pain (fibromyalgia, diagnosed in 2020).")
+                .unwrap();
+        assert_eq!(items, vec!["Chronic widespread pain", "Fibromyalgia"]);
+        let (items, _, _) = from_prose(
+            "Jo has chronic low back pain and was diagnosed with fibromyalgia last year.",
+        )
+        .unwrap();
+        assert_eq!(items, vec!["Chronic low back pain", "Fibromyalgia"]);
+        assert!(from_prose("Her mother has rheumatoid arthritis.").is_none());
+    }
+}

@@ -1,0 +1,295 @@
+//! Facts about the letter itself: the date it bears, whether it refers the patient at
+//! all, what it asks for, and whether the referrer asks for urgency.
+//!
+//! The letter date is the typed/dictated/letter date or the date at the head, never a
+//! clinic, appointment or birth date. A letter is not a referral when it says no
+//! referral was made or wanted, or when it is an update to the GP that asks nothing.
+
+use std::sync::LazyLock;
+
+use chrono::Datelike;
+use regex::Regex;
+
+use super::Sink;
+use super::blocks::{Doc, Zone};
+use super::dates::{self, Era};
+use super::text::{self, bounded, trim_phrase};
+use crate::domain::Urgency;
+
+// ------------------------------------------------------------------ the date
+
+static DATE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(date\s+typed|typed(?:\s+on)?|date\s+of\s+letter|letter\s+date|date\s+of\s+referral|referral\s+date|date\s+dictated|dictated(?:\s+on)?|date\s+sent|sent|dated|date)\b\s*[:.\-]?\s*")
+        .expect("static pattern compiles")
+});
+
+/// Words before a date label that make it some other date ("Clinic date:").
+static OTHER_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(clinic|seen|appointment|attend\w*|admi\w*|discharg\w*|birth|d\.?o\.?b|born|review|operation|surgery|scan|mri|x-?ray|injection|received|visit|consultation|next|onset|start|end|operation)\b")
+        .expect("static pattern compiles")
+});
+
+/// Reads the letter date; returns its year for settling two-digit years elsewhere.
+pub(super) fn read_date(doc: &Doc<'_>, sink: &mut Sink) -> Option<i32> {
+    let era = Era::Recent {
+        reference_year: dates::this_year(),
+    };
+    // (rank, start, end, date): lower rank wins, then the earlier date.
+    let mut best: Option<(u8, usize, usize, chrono::NaiveDate)> = None;
+    let mut consider = |rank: u8, start: usize, end: usize, d: chrono::NaiveDate| {
+        if best.is_none_or(|b| rank < b.0) {
+            best = Some((rank, start, end, d));
+        }
+    };
+    for (i, line) in doc.lines.iter().enumerate() {
+        let zone = doc.zones[i];
+        if matches!(zone, Zone::Cc | Zone::Blank) {
+            continue;
+        }
+        let hits = dates::find(line.text);
+        for m in DATE_LABEL.find_iter(line.text) {
+            let label = m.as_str().to_ascii_lowercase();
+            let before = text::tail(&line.text[..m.start()], 20);
+            if OTHER_DATE.is_match(before) || OTHER_DATE.is_match(&label) {
+                continue;
+            }
+            let Some(h) = hits
+                .iter()
+                .find(|h| h.start >= m.end() && h.start <= m.end() + 2)
+            else {
+                continue;
+            };
+            let Some(d) = h.resolve(era) else { continue };
+            let rank = if label.starts_with("dictated") || label.starts_with("date dictated") {
+                2
+            } else if label.contains("referral")
+                || label.starts_with("sent")
+                || label.starts_with("date sent")
+            {
+                1
+            } else {
+                0
+            };
+            consider(rank, line.start + h.start, line.start + h.end, d);
+        }
+        if matches!(zone, Zone::Letterhead | Zone::Header)
+            && let Some(h) = hits.first()
+            && !OTHER_DATE.is_match(line.text)
+            && let Some(d) = h.resolve(era)
+        {
+            // A date standing alone at the head of the letter, or with a place or
+            // reference beside it.
+            let rest = format!("{}{}", &line.text[..h.start], &line.text[h.end..]);
+            let rank = if text::word_count(&rest) <= 1 { 0 } else { 3 };
+            consider(rank, line.start + h.start, line.start + h.end, d);
+        }
+    }
+    let (rank, start, end, d) = best?;
+    sink.record.letter_date = Some(dates::iso(d));
+    sink.note(
+        "letter_date",
+        start,
+        end,
+        [0.95, 0.9, 0.85, 0.6][usize::from(rank.min(3))],
+    );
+    Some(d.year())
+}
+
+// -------------------------------------------------------- referral and asks
+
+/// The letter says no referral is made or wanted.
+static NOT_REFERRING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?ix)
+        \bnot\s+(?:made|make|making|sent|send|done|completed)\s+(?:a\s+|any\s+)?referral
+        | \bno\s+(?:onward\s+)?referral\b
+        | \b(?:have|has|had)\s+not\s+(?:been\s+)?referr?ed
+        | \bnot\s+(?:be\s+)?referring
+        | \b(?:does|did|do)\s*n[o']t\s+(?:feel\s+(?:that\s+)?(?:she|he|they)\s+)?(?:need|needs|want|wants|wish|wishes|require|requires)\w*\s+(?:to\s+be\s+referred|(?:a\s+|any\s+)?(?:referral|psycholog\w*|therapy|talking|cbt|counselling|support|input))
+        | \bdeclined\s+(?:a\s+|the\s+|any\s+|my\s+|our\s+)?(?:offer\s+of\s+(?:a\s+)?)?(?:referral|psycholog\w*|therapy|talking|cbt|counselling|support|offer)
+        | \bnot\s+(?:keen|willing|ready|wishing)\s+to\s+(?:be\s+referred|engage|consider|try|accept)
+        | \bno\s+(?:further\s+)?(?:need|indication)\s+for\s+(?:a\s+)?(?:referral|psycholog\w*|therapy)
+        | \breferral\s+(?:is\s+|was\s+)?not\s+(?:needed|required|indicated|necessary|appropriate|made|wanted)
+        | \bself[\s-]?refer",
+    )
+    .expect("static pattern compiles")
+});
+
+/// The letter refers the patient in so many words.
+static REFERRING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?imx)
+        \bi\s+am\s+(?:writing\s+to\s+)?refer(?:ring)?\b
+        | \bi\s+(?:have|had)\s+(?:now\s+)?referred\b
+        | \bi\s+would\s+like\s+to\s+refer\b
+        | \b(?:please\s+)?accept\s+this\s+(?:as\s+a\s+)?referral
+        | \b(?:thank\s+you|thanks)\s+for\s+accepting\s+this\s+referral
+        | \breferral\s+to\s+(?:nhs\s+)?(?:talking|iapt|your\s+service|the\s+(?:talking|psycholog\w*|iapt))
+        | ^\s*referral\b
+        | \bplease\s+(?:could\s+you\s+)?(?:see|assess|offer)\b
+        | \bcould\s+you\s+(?:please\s+)?(?:see|assess|offer)\b
+        | \bgrateful\s+if\s+you\s+(?:could|would)\s+(?:kindly\s+)?(?:see|assess|offer)\b
+        | \b(?:she|he|they)\s+(?:could|can|would|might)\s+be\s+(?:offered|seen|assessed)\b
+        | \b(?:could|can)\s+(?:she|he|they)\s+(?:please\s+)?be\s+(?:offered|seen|assessed)\b",
+    )
+    .expect("static pattern compiles")
+});
+
+/// What the referrer asks for, strongest first. The service follows the match.
+static ASKS: LazyLock<[Regex; 2]> = LazyLock::new(|| {
+    let explicit = r"(?imx)
+        ^\s*(?:requested|request|service\s+requested|requested\s+service|intervention\s+requested|referred\s+for|referral\s+for|reason\s+for\s+referral)\s*:\s*
+        | \b(?:grateful|pleased|glad|appreciate\w*)\b[^.?!\n]{0,60}?\b(?:offer(?:ed)?|provide|arrange)\s+(?:(?:her|him|them|this\s+(?:lady|gentleman|patient|man|woman))\s+)?(?:with\s+)?
+        | \b(?:she|he|they)\s+(?:could|can|would|might)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|assessed\s+for|seen\s+for|referred\s+for)\s+
+        | \b(?:could|can|would)\s+(?:she|he|they)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|assessed\s+for|seen\s+for|referred\s+for)\s+
+        | \bplease\s+(?:could\s+you\s+|would\s+you\s+|can\s+you\s+)?(?:offer|provide|arrange)\s+(?:her|him|them)\s+
+        | \b(?:see|assess)\s+(?:her|him|them|this\s+\w+)\s+for\s+
+        | \brefer(?:ral|ring\s+(?:her|him|them)|\s+(?:her|him|them))\s+(?:to\s+[^.?!\n]{0,50}?\s+)?for\s+
+        | \bconsideration\s+(?:of|for)\s+";
+    let softer = r"(?ix)
+        \bwould\s+(?:benefit\s+from|like\s+to\s+(?:try|have|start|access|be\s+offered)|welcome|value|be\s+keen\s+(?:on|to\s+try))\s+
+        | \b(?:is|was)\s+keen\s+(?:on|to\s+try|to\s+have|to\s+start)\s+
+        | \binterested\s+in\s+";
+    [explicit, softer].map(|p| Regex::new(p).expect("static pattern compiles"))
+});
+
+/// Where the asked-for service stops.
+static SERVICE_END: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[.?!;(\n]|,\s|\s+(?:which|as\s+(?:she|he|they|this|it|i|her|his)|because|so\s+that|if\s|since|but|although|whereas|and\s+(?:is|has|she|he|they|would|i|we|her|his|was)\b|from\s+your|at\s+your|with\s+your|in\s+due\s+course|at\s+(?:the\s+)?earliest)")
+        .expect("static pattern compiles")
+});
+
+static SERVICE_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(cbt|therap\w*|counsel\w*|assessment|support|self[\s-]help|psycholog\w*|treatment|intervention|sessions?|emdr|ipt|psychoeducation|group|programme|course|pain\s+management|talking|mindfulness|help|input|step\s*[234]|intensity|wellbeing|coaching|behavioural|act)\b")
+        .expect("static pattern compiles")
+});
+
+static URGENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(urgent(?:ly)?|as\s+a\s+matter\s+of\s+urgency|soon\s+as\s+possible|asap|expedite\w*|high\s+priority)\b").expect("static pattern compiles")
+});
+
+static NOT_URGENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(\b(not|non|no|nothing|isn't|wasn't)\b[\s-]*(an?\s+|as\s+|the\s+|particularly\s+|very\s+)?$)").expect("static pattern compiles")
+});
+
+static URGENCY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?im)^\s*(?:urgency|priority)\s*[:\-]\s*(routine|soon|urgent|asap|two\s+week\s+wait|2ww)",
+    )
+    .expect("static pattern compiles")
+});
+
+/// Sets `is_referral`, `requested_service` and a requested urgency.
+pub(super) fn read_intent(doc: &Doc<'_>, sink: &mut Sink) {
+    let prose = doc.masked(&[Zone::Header, Zone::Patient, Zone::Body]);
+    let asked = ask(&prose);
+    let referring = says_referring(&prose) || asked.as_ref().is_some_and(|a| a.3);
+    let declined = NOT_REFERRING.find(&prose);
+    let to_gp_only = addressed_to_gp(doc, sink) && asked.is_none();
+    let is_referral = !((declined.is_some() && !referring) || (to_gp_only && !referring));
+    sink.record.is_referral = is_referral;
+    let at = declined.map_or((0, 0), |m| (m.start(), m.end()));
+    sink.note(
+        "is_referral",
+        at.0,
+        at.1,
+        if declined.is_some() || to_gp_only {
+            0.75
+        } else {
+            0.85
+        },
+    );
+    if is_referral && let Some((service, start, end, explicit)) = asked {
+        sink.record.requested_service = Some(service);
+        sink.note(
+            "requested_service",
+            start,
+            end,
+            if explicit { 0.8 } else { 0.65 },
+        );
+    }
+    urgency_asked(doc, &prose, sink);
+}
+
+/// The service asked for, its span and whether the ask was explicit.
+fn ask(prose: &str) -> Option<(String, usize, usize, bool)> {
+    for (k, re) in ASKS.iter().enumerate() {
+        for m in re.find_iter(prose) {
+            let rest = text::head(&prose[m.end()..], 300);
+            let end = SERVICE_END.find(rest).map_or(rest.len(), |e| e.start());
+            let service = trim_phrase(&rest[..end]);
+            if service.is_empty()
+                || !SERVICE_WORD.is_match(service)
+                || text::word_count(service) > 20
+            {
+                continue;
+            }
+            let start = m.end() + text::offset_in(rest, service);
+            return Some((
+                bounded(service, 200).to_owned(),
+                start,
+                start + service.len(),
+                k == 0,
+            ));
+        }
+    }
+    None
+}
+
+/// A referral statement that is not negated ("I have not made a referral to ...").
+fn says_referring(prose: &str) -> bool {
+    static NEGATED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(not|no|never|declined|without|\w+n['\x{2019}]t)\b")
+            .expect("static pattern compiles")
+    });
+    REFERRING.find_iter(prose).any(|m| {
+        let before = text::tail(&prose[..m.start()], 60);
+        let clause = before
+            .rsplit(['.', '?', '!', '\n', ';'])
+            .next()
+            .unwrap_or(before);
+        !NEGATED.is_match(clause)
+    })
+}
+
+/// "Dear Dr Walsh" where Dr Walsh is the patient's GP.
+fn addressed_to_gp(doc: &Doc<'_>, sink: &Sink) -> bool {
+    let (Some(s), Some(gp)) = (doc.salutation, sink.record.gp.name.as_deref()) else {
+        return false;
+    };
+    let family = gp
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_lowercase();
+    let referrer = sink.record.referrer.name.as_deref().unwrap_or_default();
+    !family.is_empty() && gp != referrer && doc.lines[s].text.to_lowercase().contains(&family)
+}
+
+fn urgency_asked(doc: &Doc<'_>, prose: &str, sink: &mut Sink) {
+    if let Some(c) = URGENCY_LABEL.captures(doc.text)
+        && let (Some(m), Some(v)) = (c.get(0), c.get(1))
+    {
+        let urgent = !v.as_str().eq_ignore_ascii_case("routine");
+        if urgent {
+            sink.record.urgency = Urgency::Urgent;
+        }
+        if urgent || sink.record.urgency == Urgency::Routine {
+            sink.note("urgency", m.start(), m.end(), 0.95);
+        }
+        return;
+    }
+    for m in URGENT.find_iter(prose) {
+        let before = text::tail(&prose[..m.start()], 25);
+        let after = text::head(&prose[m.end()..], 25).to_ascii_lowercase();
+        if NOT_URGENT.is_match(before)
+            || after.trim_start().starts_with("care")
+            || after.trim_start().starts_with("treatment centre")
+        {
+            continue;
+        }
+        sink.record.urgency = Urgency::Urgent;
+        sink.note("urgency", m.start(), m.end(), 0.85);
+        return;
+    }
+}

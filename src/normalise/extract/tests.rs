@@ -1,0 +1,3 @@
+//! Letter-level rules, each shown on a small snippet.
+
+use super::*;
