@@ -51,7 +51,11 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         | not\s+worth\s+living
         | ways\s+to\s+(die|end\s+(it|things))
         | thoughts\s+of\s+(death|dying|ending\s+it)
-        | cut(s|ting)?\s+(her|his|their)\s+(arms?|wrists?|legs?|thighs?|skin)
+        | (cut|cuts|cutting|burnt|burned|burns|burning|scratch\w*)\s+(her|his|their)\s+((fore)?arms?|wrists?|legs?|thighs?|skin|hands?|stomach)
+        | (cut|cuts|cutting|burnt|burned|burns|burning|hitting|strangl\w+)\s+(her|him|them)sel(f|ves)
+        # Thoughts or urges to hurt anyone, including the patient ('thoughts of seriously
+        # hurting his former manager'); negation is checked as for any mention.
+        | (thoughts?|urges?|impulses?|fantas\w+|ideas?)\s+(of|about|to)\s+(\w+\s+)?(harming|hurting|killing|attacking|stabbing|strangling|harm|hurt|kill|attack)\b
         | ligature\w*
         | (item|question|q)\s*9\b[^.;\d]{0,30}?(=|:|was|of|scored?)?\s*[1-3]\b",
     )
@@ -160,17 +164,21 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (not|no|doesn't|does\s+not|won't|unable\s+to\s+use\s+the|cannot\s+use\s+the)\s+(want\s+)?(by\s+)?(tele)?phone
             | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(is\s+|are\s+)?not\s+(suitable|appropriate|acceptable|possible)
             | not\s+suitable\s+for\s+(tele)?phone
-            | (unable|cannot|can't|struggles?)\s+to\s+(use|manage|cope\s+with)\s+(the\s+)?(tele)?phone")
+            | (unable\s+to|cannot|can't|struggles?\s+to|does\s+not|doesn't|do\s+not|don't|would\s+not|wouldn't)\s+(use|manage|cope\s+with|hear\s+on)\s+(the\s+)?(tele)?phone
+            | only\s+(be\s+able\s+to\s+)?(attend|manage|do|have|be\s+seen\s+in)\s+(a\s+)?face[\s-]to[\s-]face")
         .expect("static pattern compiles")
     });
     static OK: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?x)
-            (tele)?phone\s+(contact\s+|appointments?\s+|sessions?\s+|cbt\s+)?(is\s+|are\s+|would\s+be\s+)?(preferred|fine|ok|okay|acceptable|suitable)
+            (tele)?phone\s+(contact\s+|appointments?\s+|sessions?\s+|cbt\s+)?(is\s+|are\s+|would\s+be\s+)?(preferred|fine|ok|okay|acceptable|suitable|ideal|best)
             | prefers?\s+(tele)?phone | (by|over\s+the)\s+(tele)?phone
             | happy\s+(to\s+be\s+contacted\s+by|with|to\s+have|for|to\s+receive)\s+(a\s+)?(tele)?phone
             | happy\s+to\s+be\s+(tele)?phoned | (can|could|may)\s+be\s+(tele)?phoned
             | (tele)?phone\s+(or|and|/)\s+video | video\s+(or|and|/)\s+(tele)?phone
             | (tele)?phone\s+calls?\s+(is\s+|are\s+)?(fine|ok|okay|acceptable)
+            | (tele)?phone\s+(appointments?|contact|calls?|sessions?)\s+(would|will)\s+(suit|be\s+(best|ideal|good|better|easier))
+            | (fine|ok|okay|happy|content|comfortable)\s+with\s+(tele)?phone
+            | happy\s+to\s+be\s+(called|rung|contacted)\b
             | telephone\s+cbt")
         .expect("static pattern compiles")
     });
@@ -248,6 +256,19 @@ mod tests {
     }
 
     #[test]
+    fn thoughts_of_harming_anyone_and_self_injury_are_risk() {
+        let f = risk(
+            "For the past few weeks he has been having thoughts of seriously hurting his former manager.",
+        );
+        assert!(f.mentioned && f.current);
+        assert!(risk("She cut her forearms last weekend.").mentioned);
+        assert!(risk("She burns herself to feel something else.").mentioned);
+        let past = risk("In 2015 she had thoughts of harming her ex-partner.");
+        assert!(past.mentioned && !past.current);
+        assert!(!risk("He denies any thoughts of harming himself.").mentioned);
+    }
+
+    #[test]
     fn past_risk_is_flagged_but_not_urgent() {
         for text in [
             "She no longer has suicidal thoughts.",
@@ -283,5 +304,21 @@ mod tests {
             Some(true)
         );
         assert_eq!(telephone_ok("She is unable to use the phone"), Some(false));
+        assert_eq!(
+            telephone_ok("She cannot manage telephone calls"),
+            Some(false)
+        );
+        assert_eq!(
+            telephone_ok("He would only attend face-to-face appointments"),
+            Some(false)
+        );
+        assert_eq!(
+            telephone_ok("Telephone appointments would suit him best"),
+            Some(true)
+        );
+        assert_eq!(
+            telephone_ok("She is fine with telephone appointments."),
+            Some(true)
+        );
     }
 }

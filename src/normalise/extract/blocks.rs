@@ -70,6 +70,18 @@ static SIGNOFF_NAME: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
+/// A bare name on its own line: "Gemma Rowlands".
+static BARE_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*[A-Z][a-z'\u{2019}\-]+(\s+[A-Z][A-Za-z'\u{2019}\-]+){1,3}\s*$")
+        .expect("static pattern compiles")
+});
+
+/// A heading over the signatory's details (PRSB "Person completing record").
+static SIGNOFF_HEADING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(person\s+completing\s+(the\s+)?record|signed|signature|author|completed\s+by|referrer\s+details)\s*:?\s*$")
+        .expect("static pattern compiles")
+});
+
 /// The letter split into lines, each with its zone.
 pub(super) struct Doc<'a> {
     pub text: &'a str,
@@ -221,13 +233,26 @@ fn mark_signature(lines: &[Line<'_>], zones: &mut [Zone], valediction: Option<us
         }
         return;
     }
+    // A "Person completing record" heading: the lines under it.
+    if let Some(h) = (0..lines.len())
+        .rev()
+        .find(|&i| SIGNOFF_HEADING.is_match(lines[i].text))
+    {
+        for i in h..paragraph(lines, h).end {
+            if zones[i] == Zone::Body {
+                zones[i] = Zone::Signature;
+            }
+        }
+        return;
+    }
     // No valediction: the last paragraph before the cc list, when it opens with a name.
     let Some(last) = (0..lines.len()).rev().find(|&i| zones[i] == Zone::Body) else {
         return;
     };
     let para = paragraph(lines, last);
     let first = lines[para.start].text;
-    if para.len() <= 6 && SIGNOFF_NAME.is_match(first) && !first.trim_end().ends_with('.') {
+    let named = SIGNOFF_NAME.is_match(first) || (para.len() >= 2 && BARE_NAME.is_match(first));
+    if para.len() <= 6 && named && !first.trim_end().ends_with('.') {
         for i in para {
             if zones[i] == Zone::Body {
                 zones[i] = Zone::Signature;

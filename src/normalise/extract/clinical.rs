@@ -47,9 +47,19 @@ fn risk(sentences: &[(usize, &str)], sink: &mut Sink) {
     }
 }
 
+/// The clinician's own calls ("I discussed her with her GP by telephone") say nothing
+/// about the patient's preference.
+static CLINICIAN_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(i|we)\s+(have\s+|had\s+|will\s+)?(discussed|spoke|spoken|phoned|rang|called|informed|contacted|telephoned|updated|phone|call|ring|speak)\b")
+        .expect("static pattern compiles")
+});
+
 fn telephone(sentences: &[(usize, &str)], sink: &mut Sink) {
     let mut found: Option<(bool, usize, usize)> = None;
     for &(at, s) in sentences {
+        if CLINICIAN_CALL.is_match(s) {
+            continue;
+        }
         match cues::telephone_ok(s) {
             // Face to face only outweighs any mention of the telephone elsewhere.
             Some(false) => {
@@ -222,7 +232,7 @@ fn language_in(s: &str) -> Option<(String, usize, usize)> {
 fn interpreter(sentences: &[(usize, &str)], sink: &mut Sink) {
     // The language may be stated in the sentence that asks for an interpreter or in a
     // neighbouring one ("Her first language is Urdu. She will need an interpreter.").
-    for (k, &(at, s)) in sentences.iter().enumerate() {
+    for (k, &(_, s)) in sentences.iter().enumerate() {
         if !INTERPRETER.is_match(s) || NO_INTERPRETER.is_match(s) {
             continue;
         }
@@ -242,7 +252,6 @@ fn interpreter(sentences: &[(usize, &str)], sink: &mut Sink) {
                 return;
             }
         }
-        let _ = at;
     }
 }
 

@@ -11,9 +11,9 @@ use regex::Regex;
 
 use super::Sink;
 use super::blocks::{self, Doc, Zone};
+use super::gp;
 use super::patient::Found;
-use super::people;
-use super::text::{tail, trim_phrase};
+use super::text::tail;
 use crate::domain::Postcode;
 
 pub(super) fn read(doc: &Doc<'_>, patient: Option<&Found>, sink: &mut Sink) {
@@ -51,7 +51,7 @@ static ID_FIELD: LazyLock<Regex> = LazyLock::new(|| {
 fn usable_line(doc: &Doc<'_>, i: usize) -> bool {
     let t = doc.lines[i].text;
     matches!(doc.zones[i], Zone::Patient | Zone::Body)
-        && !people::is_gp_line(t)
+        && !gp::is_gp_line(t)
         && !OTHER_PARTY.is_match(t)
 }
 
@@ -90,9 +90,20 @@ fn address(doc: &Doc<'_>, patient: Option<&Found>, sink: &mut Sink) {
         confidence,
     );
 
-    let (mut lines, seg_start) =
-        same_line_address(line.text, &line.text[..pc_start], line.start, patient);
-    let mut span_start = line.start + seg_start;
+    // A postcode at the start of a line of wrapped prose: its address began on the line
+    // above ("... 18 Stanley Road, Bootle\nL20 3EZ").
+    let joined = i > 0 && doc.flat.as_bytes().get(line.start.wrapping_sub(1)) == Some(&b' ');
+    let from = if joined {
+        doc.lines[i - 1].start
+    } else {
+        line.start
+    };
+    let before = doc
+        .flat
+        .get(from..line.start + pc_start)
+        .unwrap_or_default();
+    let (mut lines, seg_start) = same_line_address(before, before, from, patient);
+    let mut span_start = from + seg_start;
     if !lines.iter().any(|l| l.chars().any(|c| c.is_ascii_digit())) {
         let (above, start) = lines_above(doc, i);
         if !above.is_empty() {
@@ -130,7 +141,11 @@ fn same_line_address(
     if let Some(m) = ADDRESS_LABEL.find_iter(before).last() {
         start = m.end();
     } else {
-        if let Some(gap) = before.rfind("   ").or_else(|| before.rfind('\t')) {
+        let gap = [before.rfind("   "), before.rfind('\t'), before.rfind('|')]
+            .into_iter()
+            .flatten()
+            .max();
+        if let Some(gap) = gap {
             start = gap + 1;
         }
         if let Some(p) = patient
@@ -174,7 +189,7 @@ fn same_line_address(
 
 fn split_address(s: &str) -> Vec<String> {
     s.split(',')
-        .map(trim_phrase)
+        .map(|p| p.trim_matches(|c: char| c.is_whitespace() || "()|,;:.-".contains(c)))
         .filter(|p| !p.is_empty() && p.len() <= 120)
         .map(str::to_owned)
         .collect()

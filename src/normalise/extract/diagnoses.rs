@@ -18,6 +18,12 @@ static HEADING: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
+/// Lists of past conditions, read when the letter has no diagnosis heading.
+static HISTORY_HEADING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:past\s+medical\s+history|medical\s+history|pmh|relevant\s+history|co-?morbidities)\s*[:\-]?\s*")
+        .expect("static pattern compiles")
+});
+
 static ITEM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(?:[-*\u{2022}\u{2013}]|\d{1,2}[.)]|[a-z][.)])\s+")
         .expect("static pattern compiles")
@@ -25,13 +31,13 @@ static ITEM: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words that start a condition in prose.
 static HAS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:has\s+had|has|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|present(?:s|ed|ing)\s+with|(?:lady|man|woman|gentleman|patient)\s+with)\s+")
+    Regex::new(r"(?i)\b(?:has\s+had|has|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|diagnosed\s+as|present(?:s|ed|ing)\s+with|(?:saw\s+me|seen|attended|came\s+to\s+clinic)(?:\s+today)?\s+with|(?:lady|man|woman|gentleman|patient|farmer|teacher|worker|builder|driver|student|\d+[\s-]year[\s-]old)\s+with)\s+")
         .expect("static pattern compiles")
 });
 
 /// Condition head words (MSK and the conditions that come with them).
 static CONDITION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(pain|fibromyalgia|arthritis|osteoarthritis|arthrosis|spondyl\w+|stenosis|osteoporosis|osteopenia|hypothyroidism|hyperthyroidism|diabetes|migraines?|headaches?|neuropathy|sciatica|radiculopathy|lupus|crps|regional\s+pain\s+syndrome|hypermobility|ehlers[\s-]danlos|chronic\s+fatigue|me/cfs|irritable\s+bowel|ibs|endometriosis|gout|tendin\w+|tendon\w*|bursitis|capsulitis|frozen\s+shoulder|whiplash|prolapse|polymyalgia|rheumatic\w*|sj[oö]gren\w*|scoliosis|fractures?|depression|depressive\s+disorder|anxiety\s+disorder|ptsd|post[\s-]traumatic|ocd|insomnia|misuse|dependence|obesity|asthma|copd|hypertension|multiple\s+sclerosis|parkinson\w*|stroke|cancer|syndrome|disease|disorder|injury|myalgia|dystrophy)\b")
+    Regex::new(r"(?i)\b(pain|fibromyalgia|arthritis|osteoarthritis|arthrosis|spondyl\w+|stenosis|osteoporosis|osteopenia|hypothyroidism|hyperthyroidism|diabetes|migraines?|headaches?|neuropathy|sciatica|radiculopathy|lupus|crps|regional\s+pain\s+syndrome|hypermobility|ehlers[\s-]danlos|chronic\s+fatigue|me/cfs|irritable\s+bowel|ibs|endometriosis|gout|tendin\w+|tendon\w*|bursitis|capsulitis|frozen\s+shoulder|whiplash|prolapse|polymyalgia|rheumatic\w*|sj[oö]gren\w*|scoliosis|fractures?|depression|depressive\s+disorder|anxiety\s+disorder|ptsd|post[\s-]traumatic|ocd|insomnia|misuse|dependence|obesity|asthma|copd|hypertension|multiple\s+sclerosis|parkinson\w*|stroke|cancer|syndrome|disease|disorder|injury|myalgia|dystrophy|neuralgia|impingement|instability|hernia)\b")
         .expect("static pattern compiles")
 });
 
@@ -57,11 +63,15 @@ pub(super) fn read(doc: &Doc<'_>, prose: &str, sink: &mut Sink) {
 }
 
 fn headed(doc: &Doc<'_>) -> Option<(Vec<String>, usize, usize)> {
+    headed_with(doc, &HEADING).or_else(|| headed_with(doc, &HISTORY_HEADING))
+}
+
+fn headed_with(doc: &Doc<'_>, heading: &Regex) -> Option<(Vec<String>, usize, usize)> {
     for (i, line) in doc.lines.iter().enumerate() {
         if !matches!(doc.zones[i], Zone::Patient | Zone::Body | Zone::Header) {
             continue;
         }
-        let Some(m) = HEADING.find(line.text) else {
+        let Some(m) = heading.find(line.text) else {
             continue;
         };
         let inline = line.text[m.end()..].trim();
@@ -69,30 +79,70 @@ fn headed(doc: &Doc<'_>) -> Option<(Vec<String>, usize, usize)> {
         if !inline.is_empty() && !line.text[..m.end()].contains([':', '-']) {
             continue;
         }
-        let mut items: Vec<String> = split_inline(inline);
-        let mut end = line.end();
-        let mut j = i + 1;
-        while j < doc.lines.len() && items.len() < 12 {
-            let next = doc.lines[j];
-            let is_item = ITEM.find(next.text);
-            if next.is_blank()
-                || (is_item.is_none()
-                    && (!inline.is_empty()
-                        || next.text.contains(':')
-                        || super::blocks::is_prose(next.text)))
-            {
-                break;
-            }
-            let value = is_item.map_or(next.text, |im| &next.text[im.end()..]);
-            items.extend(split_inline(value.trim()));
-            end = next.end();
-            j += 1;
-        }
+        let (items, end) = if inline.is_empty() {
+            listed(doc, i + 1)
+        } else {
+            continued(doc, i, inline)
+        };
         if !items.is_empty() {
-            return Some((items, line.start, end));
+            return Some((items, line.start, end.max(line.end())));
         }
     }
     None
+}
+
+/// An inline value and the lines that continue it ("...vertebral\nfractures (T12, L1);
+/// chronic back pain").
+fn continued(doc: &Doc<'_>, i: usize, inline: &str) -> (Vec<String>, usize) {
+    let mut value = inline.to_owned();
+    let mut end = doc.lines[i].end();
+    for j in i + 1..doc.lines.len().min(i + 6) {
+        let (prev, next) = (doc.lines[j - 1].text.trim_end(), doc.lines[j].text.trim());
+        let labelled = next
+            .get(..next.len().min(30))
+            .is_some_and(|h| h.contains(':'));
+        let joins = prev.ends_with([';', ','])
+            || next.starts_with(|c: char| c.is_lowercase() || c == '(')
+            || (next.contains(';') && text::word_count(next) <= 8);
+        if next.is_empty() || labelled || ITEM.is_match(doc.lines[j].text) || !joins {
+            break;
+        }
+        value.push(' ');
+        value.push_str(next);
+        end = doc.lines[j].end();
+    }
+    (split_inline(&value), end)
+}
+
+/// One item per line under a heading, bulleted or not; an indented line continues the
+/// item above it.
+fn listed(doc: &Doc<'_>, from: usize) -> (Vec<String>, usize) {
+    let mut raw: Vec<String> = Vec::new();
+    let mut end = 0;
+    for j in from..doc.lines.len() {
+        let next = doc.lines[j];
+        if next.is_blank() || raw.len() >= 12 {
+            break;
+        }
+        match ITEM.find(next.text) {
+            Some(im) => raw.push(next.text[im.end()..].trim().to_owned()),
+            None if next.text.contains(':') || super::blocks::is_prose(next.text) => break,
+            None if next.indent() > 0 && !raw.is_empty() => {
+                if let Some(last) = raw.last_mut() {
+                    last.push(' ');
+                    last.push_str(next.text.trim());
+                }
+            }
+            None => raw.push(next.text.trim().to_owned()),
+        }
+        end = next.end();
+    }
+    // An item's first clause is the diagnosis; what follows a semicolon is comment.
+    let items = raw
+        .iter()
+        .filter_map(|r| clean_item(r.split(';').next().unwrap_or(r)))
+        .collect();
+    (items, end)
 }
 
 /// "chronic low back pain; spinal stenosis L3/4 (not for surgery)" -> two items.
@@ -157,37 +207,73 @@ fn from_prose(prose: &str) -> Option<(Vec<String>, usize, usize)> {
             continue;
         }
         let rest = text::head(&prose[m.end()..], 300);
-        let mut phrases = vec![phrase(rest)];
-        // "chronic widespread pain (fibromyalgia, diagnosed in 2020)": the bracket names
-        // a second condition.
-        if let Some(inner) = rest
-            .strip_prefix(phrase(rest))
-            .and_then(|r| r.trim_start().strip_prefix('('))
-        {
-            phrases.push(phrase(inner));
+        let rest = &rest[..rest.find(['.', '?', '!', '\n']).unwrap_or(rest.len())];
+        let (plain, brackets) = blank_brackets(rest);
+        let p = phrase(&plain);
+        let mut found: Vec<String> = split_and(p)
+            .into_iter()
+            .map(|x| x.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        for (a, b) in brackets.into_iter().filter(|&(a, _)| a < p.len()) {
+            let inner = &rest[a..b];
+            let head = trim_phrase(inner.split(',').next().unwrap_or(inner));
+            if !CONDITION.is_match(head) {
+                continue;
+            }
+            // A one-phrase gloss stays with its condition: "knee pain (osteoarthritis)";
+            // "(fibromyalgia, diagnosed in 2020)" names a second condition.
+            let single = found.len() == 1;
+            match found.last_mut() {
+                Some(prev) if !inner.contains(',') && single => {
+                    prev.push_str(&format!(" ({head})"))
+                }
+                _ => found.push(head.to_owned()),
+            }
         }
-        for p in phrases {
-            for part in split_and(p) {
-                let part = trim_phrase(part);
-                let lower = part.to_lowercase();
-                if part.is_empty()
-                    || !CONDITION.is_match(part)
-                    || lower.starts_with("no ")
-                    || lower.starts_with("not ")
-                    || text::word_count(part) > 8
-                {
-                    continue;
-                }
-                let item = capitalise_first(part);
-                if !items.iter().any(|i| i.eq_ignore_ascii_case(&item)) && items.len() < 6 {
-                    items.push(item);
-                    first = first.min(m.end());
-                    last = last.max(m.end() + rest.find(part).unwrap_or(0) + part.len());
-                }
+        for part in found {
+            let part = trim_phrase(&part);
+            let lower = part.to_lowercase();
+            if part.is_empty()
+                || !CONDITION.is_match(part)
+                || lower.starts_with("no ")
+                || lower.starts_with("not ")
+                || text::word_count(part) > 9
+            {
+                continue;
+            }
+            let item = capitalise_first(part);
+            if !items.iter().any(|i| i.eq_ignore_ascii_case(&item)) && items.len() < 6 {
+                items.push(item);
+                first = first.min(m.end());
+                last = last.max(m.end() + p.len());
             }
         }
     }
     (!items.is_empty()).then_some((items, first, last))
+}
+
+/// `s` with bracketed text replaced by spaces (same length), and where the brackets' insides were.
+fn blank_brackets(s: &str) -> (String, Vec<(usize, usize)>) {
+    let mut out = String::with_capacity(s.len());
+    let mut spans = Vec::new();
+    let mut open: Option<usize> = None;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' if open.is_none() => open = Some(i + 1),
+            ')' if open.is_some() => {
+                if let Some(a) = open.take() {
+                    spans.push((a, i));
+                }
+            }
+            _ => {}
+        }
+        if open.is_some() || c == '(' || c == ')' {
+            out.push_str(&" ".repeat(c.len_utf8()));
+        } else {
+            out.push(c);
+        }
+    }
+    (out, spans)
 }
 
 fn phrase(rest: &str) -> &str {
@@ -195,15 +281,30 @@ fn phrase(rest: &str) -> &str {
     &rest[..end]
 }
 
-/// Splits "fibromyalgia and hypothyroidism" into two conditions, but keeps "anxiety and
-/// depression symptoms" together when only one side names a condition.
-fn split_and(p: &str) -> Vec<&str> {
-    let parts: Vec<&str> = p.split(" and ").collect();
-    if parts.len() > 1 && parts.iter().all(|x| CONDITION.is_match(x)) {
-        parts
-    } else {
-        vec![p]
+/// Splits "fibromyalgia and hypothyroidism" into two conditions, but keeps "chronic neck
+/// and shoulder pain" together: a part that names no condition joins the next one.
+fn split_and(p: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut pending = String::new();
+    for part in p.split(" and ") {
+        if !pending.is_empty() {
+            pending.push_str(" and ");
+        }
+        pending.push_str(part);
+        if CONDITION.is_match(part) {
+            out.push(std::mem::take(&mut pending));
+        }
     }
+    if !pending.is_empty() {
+        match out.last_mut() {
+            Some(last) => {
+                last.push_str(" and ");
+                last.push_str(&pending);
+            }
+            None => out.push(pending),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -110,7 +110,9 @@ static NOT_REFERRING: LazyLock<Regex> = LazyLock::new(|| {
         | \bnot\s+(?:keen|willing|ready|wishing)\s+to\s+(?:be\s+referred|engage|consider|try|accept)
         | \bno\s+(?:further\s+)?(?:need|indication)\s+for\s+(?:a\s+)?(?:referral|psycholog\w*|therapy)
         | \breferral\s+(?:is\s+|was\s+)?not\s+(?:needed|required|indicated|necessary|appropriate|made|wanted)
-        | \bself[\s-]?refer",
+        | \bself[\s-]?refer
+        | \b(?:she|he|they)\s+(?:has\s+|have\s+)?declined\b
+        | \b(?:does|did)\s*n[o']t\s+wish\s+to\s+(?:be\s+referred|engage|have|see|try)",
     )
     .expect("static pattern compiles")
 });
@@ -124,9 +126,9 @@ static REFERRING: LazyLock<Regex> = LazyLock::new(|| {
         | \bi\s+would\s+like\s+to\s+refer\b
         | \b(?:please\s+)?accept\s+this\s+(?:as\s+a\s+)?referral
         | \b(?:thank\s+you|thanks)\s+for\s+accepting\s+this\s+referral
-        | \breferral\s+to\s+(?:nhs\s+)?(?:talking|iapt|your\s+service|the\s+(?:talking|psycholog\w*|iapt))
-        | ^\s*referral\b
+        | ^\s*(?:urgent\s+)?referral\b
         | \bplease\s+(?:could\s+you\s+)?(?:see|assess|offer)\b
+        | \bplease\s+consider\s+(?:her|him|them)\s+for\b
         | \bcould\s+you\s+(?:please\s+)?(?:see|assess|offer)\b
         | \bgrateful\s+if\s+you\s+(?:could|would)\s+(?:kindly\s+)?(?:see|assess|offer)\b
         | \b(?:she|he|they)\s+(?:could|can|would|might)\s+be\s+(?:offered|seen|assessed)\b
@@ -135,27 +137,38 @@ static REFERRING: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static pattern compiles")
 });
 
+/// Wording that leans towards a referral without making one ("a referral to Talking
+/// Therapies" may be what was discussed and declined).
+static LEANING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\breferral\s+to\s+(?:nhs\s+)?(?:talking|iapt|your\s+service|the\s+(?:talking|psycholog\w*|iapt))|\bwould\s+benefit\s+from\b")
+        .expect("static pattern compiles")
+});
+
 /// What the referrer asks for, strongest first. The service follows the match.
-static ASKS: LazyLock<[Regex; 2]> = LazyLock::new(|| {
+static ASKS: LazyLock<[Regex; 3]> = LazyLock::new(|| {
     let explicit = r"(?imx)
-        ^\s*(?:requested|request|service\s+requested|requested\s+service|intervention\s+requested|referred\s+for|referral\s+for|reason\s+for\s+referral)\s*:\s*
+        ^\s*(?:requested|request|service\s+requested|requested\s+service|intervention\s+requested|referred\s+for|referral\s+for|reason\s+for\s+referral)\s*[:\-]\s*
         | \b(?:grateful|pleased|glad|appreciate\w*)\b[^.?!\n]{0,60}?\b(?:offer(?:ed)?|provide|arrange)\s+(?:(?:her|him|them|this\s+(?:lady|gentleman|patient|man|woman))\s+)?(?:with\s+)?
-        | \b(?:she|he|they)\s+(?:could|can|would|might)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|assessed\s+for|seen\s+for|referred\s+for)\s+
-        | \b(?:could|can|would)\s+(?:she|he|they)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|assessed\s+for|seen\s+for|referred\s+for)\s+
-        | \bplease\s+(?:could\s+you\s+|would\s+you\s+|can\s+you\s+)?(?:offer|provide|arrange)\s+(?:her|him|them)\s+
-        | \b(?:see|assess)\s+(?:her|him|them|this\s+\w+)\s+for\s+
-        | \brefer(?:ral|ring\s+(?:her|him|them)|\s+(?:her|him|them))\s+(?:to\s+[^.?!\n]{0,50}?\s+)?for\s+
+        | \bgrateful\s+for\s+(?:an?\s+|the\s+)?
+        | \b(?:she|he|they)\s+(?:could|can|would|might)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|(?:seen|assessed|referred)\s+(?:\w+ly\s+)?for)\s+
+        | \b(?:could|can|would)\s+(?:she|he|they)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|(?:seen|assessed|referred)\s+(?:\w+ly\s+)?for)\s+
+        | \bplease\s+(?:could\s+you\s+|would\s+you\s+|can\s+you\s+)?(?:offer|provide|arrange)\s+(?:(?:her|him|them)\s+)?
+        | \b(?:see|assess)\s+(?:her|him|them|this\s+\w+)\s+(?:\w+ly\s+)?for\s+
+        | \bplease\s+consider\s+(?:her|him|them)\s+for\s+";
+    let referral_for = r"(?ix)
+        \brefer(?:ral|ring\s+(?:her|him|them)|\s+(?:her|him|them))\s+(?:to\s+[^.?!\n]{0,50}?\s+)?for\s+
         | \bconsideration\s+(?:of|for)\s+";
     let softer = r"(?ix)
-        \bwould\s+(?:benefit\s+from|like\s+to\s+(?:try|have|start|access|be\s+offered)|welcome|value|be\s+keen\s+(?:on|to\s+try))\s+
-        | \b(?:is|was)\s+keen\s+(?:on|to\s+try|to\s+have|to\s+start)\s+
+        \bwould\s+(?:benefit\s+from|like\s+to\s+(?:try|have|start|access|be\s+offered)|like|welcome|value|be\s+keen\s+(?:on|to\s+try))\s+
+        | ['\u{2019}]d\s+(?:like|welcome)\s+(?:to\s+(?:try|have|start)\s+)?
+        | \b(?:is|was)\s+(?:keen|open)\s+(?:on|to\s+try|to\s+have|to\s+start|to)\s+
         | \binterested\s+in\s+";
-    [explicit, softer].map(|p| Regex::new(p).expect("static pattern compiles"))
+    [explicit, referral_for, softer].map(|p| Regex::new(p).expect("static pattern compiles"))
 });
 
 /// Where the asked-for service stops.
 static SERVICE_END: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[.?!;(\n]|,\s|\s+(?:which|as\s+(?:she|he|they|this|it|i|her|his)|because|so\s+that|if\s|since|but|although|whereas|and\s+(?:is|has|she|he|they|would|i|we|her|his|was)\b|from\s+your|at\s+your|with\s+your|in\s+due\s+course|at\s+(?:the\s+)?earliest)")
+    Regex::new(r"(?i)[.?!;\n]|,\s+(?:which|as|if|because|so|since|but|although|though|who|where|and|she|he|they|i|we|please|ideally|preferably|given|in\s+view)\b|\s+(?:which|as\s+(?:she|he|they|this|it|i|her|his)|because|so\s+that|if\s|since|but|although|whereas|and\s+(?:is|has|she|he|they|would|i|we|her|his|was|prefers?)\b|from\s+your|at\s+your|with\s+your|in\s+due\s+course|at\s+(?:the\s+)?earliest|please\b)")
         .expect("static pattern compiles")
 });
 
@@ -183,22 +196,20 @@ static URGENCY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 pub(super) fn read_intent(doc: &Doc<'_>, sink: &mut Sink) {
     let prose = doc.masked(&[Zone::Header, Zone::Patient, Zone::Body]);
     let asked = ask(&prose);
-    let referring = says_referring(&prose) || asked.as_ref().is_some_and(|a| a.3);
+    let explicit = asked.as_ref().is_some_and(|a| a.3);
+    let referring = not_negated(&REFERRING, &prose) || explicit;
+    let leaning = asked.is_some() || not_negated(&LEANING, &prose);
     let declined = NOT_REFERRING.find(&prose);
-    let to_gp_only = addressed_to_gp(doc, sink) && asked.is_none();
-    let is_referral = !((declined.is_some() && !referring) || (to_gp_only && !referring));
+    let to_gp_only = addressed_to_gp(doc, sink) && !leaning;
+    let is_referral = referring || (declined.is_none() && !to_gp_only);
     sink.record.is_referral = is_referral;
     let at = declined.map_or((0, 0), |m| (m.start(), m.end()));
-    sink.note(
-        "is_referral",
-        at.0,
-        at.1,
-        if declined.is_some() || to_gp_only {
-            0.75
-        } else {
-            0.85
-        },
-    );
+    let sure = if referring || (declined.is_some() && !leaning) {
+        0.85
+    } else {
+        0.7
+    };
+    sink.note("is_referral", at.0, at.1, sure);
     if is_referral && let Some((service, start, end, explicit)) = asked {
         sink.record.requested_service = Some(service);
         sink.note(
@@ -217,10 +228,19 @@ fn ask(prose: &str) -> Option<(String, usize, usize, bool)> {
         for m in re.find_iter(prose) {
             let rest = text::head(&prose[m.end()..], 300);
             let end = SERVICE_END.find(rest).map_or(rest.len(), |e| e.start());
-            let service = trim_phrase(&rest[..end]);
+            let mut service = trim_phrase(&rest[..end]);
+            // An unclosed bracket is cut off with what follows it.
+            if let Some(open) = service.rfind('(')
+                && !service[open..].contains(')')
+            {
+                service = trim_phrase(&service[..open]);
+            }
+            let lower = service.to_lowercase();
             if service.is_empty()
                 || !SERVICE_WORD.is_match(service)
                 || text::word_count(service) > 20
+                || lower.starts_with("your ")
+                || lower.starts_with("you ")
             {
                 continue;
             }
@@ -236,13 +256,14 @@ fn ask(prose: &str) -> Option<(String, usize, usize, bool)> {
     None
 }
 
-/// A referral statement that is not negated ("I have not made a referral to ...").
-fn says_referring(prose: &str) -> bool {
+/// A match of `re` that no negation in its clause turns round ("I have not made a
+/// referral to ...").
+fn not_negated(re: &Regex, prose: &str) -> bool {
     static NEGATED: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\b(not|no|never|declined|without|\w+n['\x{2019}]t)\b")
+        Regex::new(r"(?i)\b(not|no|never|declined|without|consider|discussed|\w+n['\x{2019}]t)\b")
             .expect("static pattern compiles")
     });
-    REFERRING.find_iter(prose).any(|m| {
+    re.find_iter(prose).any(|m| {
         let before = text::tail(&prose[..m.start()], 60);
         let clause = before
             .rsplit(['.', '?', '!', '\n', ';'])

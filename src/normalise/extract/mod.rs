@@ -17,6 +17,7 @@ mod clinical;
 mod contact;
 mod dates;
 mod diagnoses;
+mod gp;
 mod letter;
 mod measures;
 mod names;

@@ -145,7 +145,7 @@ fn set_nhs(
 
 /// A label that introduces the patient's name.
 static NAME_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:re|patient(?:'s)?(?:\s+(?:name|details))?|name|full\s+name|regarding|referral(?:\s+for)?|subject|client)\s*[:\-]\s*")
+    Regex::new(r"(?i)^\s*(?:re|patient(?:'s)?(?:\s+(?:name|details))?|name|full\s+name|regarding|referral(?:\s+for)?|subject|client)\s*[:.\-]\s*")
         .expect("static pattern compiles")
 });
 

@@ -47,7 +47,7 @@ pub(super) fn field_end(s: &str) -> usize {
     while i < bytes.len() {
         match bytes[i] {
             b'\n' | b'\r' | b'\t' => return i,
-            b' ' if bytes[i..].starts_with(b"   ") => return i,
+            b' ' if bytes[i..].starts_with(b"   ") || bytes[i..].starts_with(b" | ") => return i,
             _ => i += 1,
         }
     }
