@@ -239,7 +239,7 @@ static NOT_PATIENTS: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PHONE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(tel|telephone|phone|mobile|mob|home|contact|landline|number|no|daytime|evening)\b[.:\s\-]*(?:no\.?|number)?[.:\s\-]*\(?$")
+    Regex::new(r"(?i)(\b(tel|telephone|phone|mobile|mob|home|contact|landline|number|no|daytime|evening)\b[.:\s\-]*(?:no\.?|number)?[.:\s\-]*\(?|\b(called|contacted|reached|rung|phoned|texted|text)\s+on\s+)$")
         .expect("static pattern compiles")
 });
 

@@ -48,7 +48,7 @@ static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Where a condition phrase stops in prose.
 static PHRASE_END: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[.;:?!(\n]|,|\s+(?:and\s+(?:is|has|was|she|he|they|her|his|it|feels|finds|now|lives|works|cares|had)\b|which|who|that|following|since|after|for\s+(?:the\s+)?(?:last|past|\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|many|several|some|over|more|about|around)\b|over\s+the|affecting|but|although|last\s+year|this\s+year|in\s+(?:19|20)\d\d|from\s+(?:19|20)\d\d|at\s+the\s+age|as\s+a|because|causing|making|so\b)")
+    Regex::new(r"(?i)[.;:?!\n]|,|\s+(?:and\s+(?:is|has|was|she|he|they|her|his|it|feels|finds|now|lives|works|cares|had)\b|which|who|that|following|since|after|for\s+(?:the\s+)?(?:last|past|\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|many|several|some|over|more|about|around)\b|over\s+the|affecting|but|although|last\s+year|this\s+year|in\s+(?:19|20)\d\d|from\s+(?:19|20)\d\d|at\s+the\s+age|as\s+a|because|causing|making|so\b)")
         .expect("static pattern compiles")
 });
 
@@ -124,9 +124,21 @@ fn listed(doc: &Doc<'_>, from: usize) -> (Vec<String>, usize) {
         if next.is_blank() || raw.len() >= 12 {
             break;
         }
+        // A line that runs on into a lower-case line is wrapped prose, not an item.
+        let runs_on = doc
+            .lines
+            .get(j + 1)
+            .is_some_and(|l| l.text.trim_start().starts_with(char::is_lowercase));
         match ITEM.find(next.text) {
             Some(im) => raw.push(next.text[im.end()..].trim().to_owned()),
-            None if next.text.contains(':') || super::blocks::is_prose(next.text) => break,
+            None if runs_on && next.indent() == 0 => break,
+            // A sentence under the heading ends the list.
+            None if next.text.contains(':')
+                || (next.text.trim_end().ends_with('.') && text::word_count(next.text) >= 6)
+                || text::word_count(next.text) > 14 =>
+            {
+                break;
+            }
             None if next.indent() > 0 && !raw.is_empty() => {
                 if let Some(last) = raw.last_mut() {
                     last.push(' ');
@@ -208,13 +220,9 @@ fn from_prose(prose: &str) -> Option<(Vec<String>, usize, usize)> {
         }
         let rest = text::head(&prose[m.end()..], 300);
         let rest = &rest[..rest.find(['.', '?', '!', '\n']).unwrap_or(rest.len())];
-        let (plain, brackets) = blank_brackets(rest);
-        let p = phrase(&plain);
-        let mut found: Vec<String> = split_and(p)
-            .into_iter()
-            .map(|x| x.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
-        for (a, b) in brackets.into_iter().filter(|&(a, _)| a < p.len()) {
+        let (mut plain, brackets) = blank_brackets(rest);
+        let mut extra: Vec<(usize, String)> = Vec::new();
+        for (a, b) in brackets {
             let inner = &rest[a..b];
             let head = trim_phrase(inner.split(',').next().unwrap_or(inner));
             if !CONDITION.is_match(head) {
@@ -222,14 +230,25 @@ fn from_prose(prose: &str) -> Option<(Vec<String>, usize, usize)> {
             }
             // A one-phrase gloss stays with its condition: "knee pain (osteoarthritis)";
             // "(fibromyalgia, diagnosed in 2020)" names a second condition.
-            let single = found.len() == 1;
-            match found.last_mut() {
-                Some(prev) if !inner.contains(',') && single => {
-                    prev.push_str(&format!(" ({head})"))
-                }
-                _ => found.push(head.to_owned()),
+            if inner.contains(',') {
+                extra.push((a, head.to_owned()));
+            } else if let Some(orig) = rest.get(a - 1..b + 1) {
+                plain.replace_range(a - 1..b + 1, orig);
             }
         }
+        // "X, and Y" lists like "X and Y" (same length, so offsets hold).
+        let plain = plain.replace(", and ", "  and ");
+        let p = phrase(&plain);
+        let mut found: Vec<String> = split_and(p)
+            .into_iter()
+            .map(|x| x.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        found.extend(
+            extra
+                .into_iter()
+                .filter(|(a, _)| *a < p.len())
+                .map(|(_, h)| h),
+        );
         for part in found {
             let part = trim_phrase(&part);
             let lower = part.to_lowercase();

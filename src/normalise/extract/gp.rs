@@ -89,10 +89,12 @@ pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) -> Option<PersonName> {
         .or_else(|| gp_is_referrer(doc, sink, false))?;
     // A GP at the practice that wrote the letter: its code is in the letterhead.
     let home = letterhead_org(doc).map(|o| o.0);
-    let same = found
-        .practice
-        .as_deref()
-        .is_some_and(|p| home.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(p)));
+    let same = found.practice.as_deref().is_some_and(|p| {
+        home.as_deref().is_some_and(|h| {
+            let (h, p) = (h.to_lowercase(), p.to_lowercase());
+            !p.is_empty() && (h.contains(&p) || p.contains(&h))
+        })
+    });
     if found.ods.is_none() && same {
         found.ods = letterhead_ods(doc);
     }

@@ -172,6 +172,13 @@ static SERVICE_END: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
+static CLAUSE_VERB: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(are|is|was|were|would|will|has|have|can|could|prefers?|wants?|works?|lives?)\b",
+    )
+    .expect("static pattern compiles")
+});
+
 static SERVICE_WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(cbt|therap\w*|counsel\w*|assessment|support|self[\s-]help|psycholog\w*|treatment|intervention|sessions?|emdr|ipt|psychoeducation|group|programme|course|pain\s+management|talking|mindfulness|help|input|step\s*[234]|intensity|wellbeing|coaching|behavioural|act)\b")
         .expect("static pattern compiles")
@@ -234,6 +241,12 @@ fn ask(prose: &str) -> Option<(String, usize, usize, bool)> {
                 && !service[open..].contains(')')
             {
                 service = trim_phrase(&service[..open]);
+            }
+            // "CBT and phone appointments are fine": a new clause after "and".
+            if let Some(and) = service.rfind(" and ")
+                && CLAUSE_VERB.is_match(&service[and..])
+            {
+                service = trim_phrase(&service[..and]);
             }
             let lower = service.to_lowercase();
             if service.is_empty()
