@@ -30,7 +30,8 @@ pub async fn list(
 }
 
 /// `GET /review/{id}`: the record as read, why it is held, and the original document
-/// (as text when it is text) so the operator can check the values against the source.
+/// (its text, which the record's provenance spans point into, and the bytes) so the
+/// operator can check the values against the source.
 pub async fn show(
     path: web::Path<String>,
     caller: Caller,
@@ -41,16 +42,13 @@ pub async fn show(
     let held = review::show(&state.intake, id)
         .await
         .map_err(|e| from_review(e, &state.metrics))?;
-    let document =
-        held.document
-            .as_ref()
-            .map(|(media_type, bytes)| match std::str::from_utf8(bytes) {
-                Ok(text) => json!({"media_type": media_type, "text": text}),
-                Err(_) => json!({
-                    "media_type": media_type,
-                    "base64": base64::engine::general_purpose::STANDARD.encode(bytes),
-                }),
-            });
+    let document = held.document.as_ref().map(|(media_type, bytes)| {
+        json!({
+            "media_type": media_type,
+            "text": held.document_text,
+            "base64": base64::engine::general_purpose::STANDARD.encode(bytes),
+        })
+    });
     Ok(HttpResponse::Ok().json(json!({
         "id": held.summary.id,
         "state": held.summary.state,

@@ -107,7 +107,7 @@ impl From<StoreError> for IntakeError {
 /// and store or crypto failures.
 #[tracing::instrument(skip_all, fields(org = %raw.org, channel = raw.channel.as_str()))]
 pub async fn accept(ctx: &IntakeContext, raw: RawSubmission) -> Result<Receipt, IntakeError> {
-    let Some(format) = Format::from_media_type(&raw.media_type) else {
+    let Some(format) = format_of(&raw) else {
         reject(ctx, &raw, "unsupported-media-type", 1).await?;
         return Err(IntakeError::UnsupportedMediaType);
     };
@@ -167,6 +167,47 @@ pub async fn accept(ctx: &IntakeContext, raw: RawSubmission) -> Result<Receipt, 
     })
 }
 
+/// The format to read: the declared one, except that a letter's declared type only
+/// says "a letter" (the content says which kind, since senders mislabel) and
+/// `application/octet-stream` means "look at the content".
+fn format_of(raw: &RawSubmission) -> Option<Format> {
+    let essence = raw.media_type.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case("application/octet-stream") {
+        return Format::detect(&raw.body).ok();
+    }
+    match Format::from_media_type(&raw.media_type)? {
+        Format::Letter(declared) => Some(Format::Letter(
+            normalise::document::sniff(&raw.body).unwrap_or(declared),
+        )),
+        structured => Some(structured),
+    }
+}
+
+/// For letters, a keyed hash of the patient's NHS number and the letter date: the same
+/// letter arriving by another route (emailed and uploaded, or re-sent) reads the same
+/// patient and date even when the documents differ. Structured input matches on its
+/// content only, so a corrected resubmission is a new referral.
+fn letter_match(
+    ctx: &IntakeContext,
+    org: &[u8],
+    record: &Referral,
+    format: Format,
+) -> Option<[u8; 32]> {
+    let Format::Letter(_) = format else {
+        return None;
+    };
+    let nhs = record
+        .patient
+        .nhs_number
+        .as_deref()
+        .filter(|_| record.patient.nhs_number_valid == Some(true))?;
+    let date = record.letter_date.as_deref()?;
+    Some(
+        ctx.keys
+            .keyed_hash(&[b"match", org, nhs.as_bytes(), date.as_bytes()]),
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 fn seal(
     ctx: &IntakeContext,
@@ -195,9 +236,7 @@ fn seal(
             .as_deref()
             .map(|k| ctx.keys.keyed_hash(&[b"idempotency", org, k.as_bytes()])),
         content_hash: ctx.keys.keyed_hash(&[b"content", org, &record_json]),
-        // Set for letters once they are read (issue 5); structured input matches on
-        // content, so a corrected resubmission is a new referral.
-        match_hash: None,
+        match_hash: letter_match(ctx, org, record, format),
         record_sealed: seal_record_json(&ctx.keys, id, &record_json)?,
         document: Some((
             format.media_type().to_owned(),

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod fhir_map;
 pub mod fhir_write;
 pub mod flat;
+pub mod letter;
 pub mod problem;
 pub mod schema;
 pub mod tidy;
@@ -20,6 +21,7 @@ pub use problem::{IssueCode, Problem, operation_outcome};
 use std::collections::BTreeMap;
 
 use crate::domain::Referral;
+use document::DocumentKind;
 
 /// Where each record field came from in the submitted document, by record field path
 /// (`patient.nhs_number`) → submission path (`Bundle.entry[2].resource.identifier[0].value`).
@@ -33,6 +35,8 @@ pub enum Format {
     Fhir,
     /// `application/json`: the record itself (DESIGN.md field names).
     Flat,
+    /// A letter: plain text, DOCX, PDF, RTF or HTML, read into the record.
+    Letter(DocumentKind),
 }
 
 impl Format {
@@ -47,13 +51,14 @@ impl Format {
         match essence.as_str() {
             "application/fhir+json" | "application/json+fhir" => Some(Format::Fhir),
             "application/json" => Some(Format::Flat),
-            _ => None,
+            other => DocumentKind::from_media_type(other).map(Format::Letter),
         }
     }
 
     /// Picks the format from the content, not a file name or a declared type (files
-    /// and drop folders have none): a JSON object whose `resourceType` is set is FHIR,
-    /// any other JSON object is the flat form.
+    /// and drop folders have none, and senders mislabel): a JSON object whose
+    /// `resourceType` is set is FHIR, any other JSON object is the flat form, and
+    /// anything else is a letter if [`document::sniff`] recognises it.
     ///
     /// # Errors
     /// A not-supported problem for anything else.
@@ -61,11 +66,13 @@ impl Format {
         match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(doc) if doc.get("resourceType").is_some() => Ok(Format::Fhir),
             Ok(doc) if doc.is_object() => Ok(Format::Flat),
-            _ => Err(Problem::new(
-                IssueCode::NotSupported,
-                "$",
-                "not a JSON or FHIR submission",
-            )),
+            _ => document::sniff(body).map(Format::Letter).ok_or_else(|| {
+                Problem::new(
+                    IssueCode::NotSupported,
+                    "$",
+                    "not a FHIR Bundle, flat JSON or a letter (text, DOCX, PDF, RTF or HTML)",
+                )
+            }),
         }
     }
 
@@ -74,6 +81,7 @@ impl Format {
         match self {
             Format::Fhir => "application/fhir+json",
             Format::Flat => "application/json",
+            Format::Letter(kind) => kind.media_type(),
         }
     }
 
@@ -82,6 +90,7 @@ impl Format {
         match self {
             Format::Fhir => "fhir",
             Format::Flat => "json",
+            Format::Letter(kind) => kind.as_str(),
         }
     }
 }
@@ -105,6 +114,18 @@ pub fn normalise(
     body: &[u8],
     today: chrono::NaiveDate,
 ) -> Result<Normalised, Vec<Problem>> {
+    match format {
+        Format::Letter(kind) => letter::read(kind, body, today),
+        Format::Fhir | Format::Flat => structured(format, body, today),
+    }
+}
+
+/// FHIR and the flat form: schema, mapping, normal forms, semantic checks.
+fn structured(
+    format: Format,
+    body: &[u8],
+    today: chrono::NaiveDate,
+) -> Result<Normalised, Vec<Problem>> {
     let doc: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
         vec![Problem::new(
             IssueCode::Structure,
@@ -112,15 +133,12 @@ pub fn normalise(
             "body is not valid JSON",
         )]
     })?;
-    let (mut record, paths) = match format {
-        Format::Fhir => {
-            schema::check_fhir(&doc)?;
-            fhir_map::read_bundle(&doc)?
-        }
-        Format::Flat => {
-            schema::check_flat(&doc)?;
-            flat::read(&doc)?
-        }
+    let (mut record, paths) = if format == Format::Fhir {
+        schema::check_fhir(&doc)?;
+        fhir_map::read_bundle(&doc)?
+    } else {
+        schema::check_flat(&doc)?;
+        flat::read(&doc)?
     };
     // Structured input states its fields; nothing was inferred or read from prose.
     record.provenance.clear();

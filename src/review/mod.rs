@@ -8,6 +8,7 @@
 
 use crate::domain::{OrgId, Referral, ReferralId, State};
 use crate::intake::{self, IntakeContext, IntakeError};
+use crate::normalise::document::{self, Limits};
 use crate::normalise::{self, Format, IssueCode, Problem};
 use crate::store::{
     InboxEntry, ReferralSummary, ReviewDecision, ReviewOutcome, StoreError, Transition,
@@ -33,6 +34,8 @@ pub struct HeldReferral {
     pub reasons: Vec<&'static str>,
     /// The document as received: media type and bytes.
     pub document: Option<(String, Vec<u8>)>,
+    /// Its text, for reading beside the record (`provenance` spans point into it).
+    pub document_text: Option<String>,
     pub history: Vec<Transition>,
 }
 
@@ -92,7 +95,11 @@ pub async fn show(ctx: &IntakeContext, id: ReferralId) -> Result<HeldReferral, R
         )),
         None => None,
     };
+    let document_text = document
+        .as_ref()
+        .and_then(|(media_type, bytes)| text_of(media_type, bytes));
     Ok(HeldReferral {
+        document_text,
         reasons: record.review_reasons(),
         summary: stored.summary,
         record,
@@ -178,6 +185,17 @@ pub async fn reject(
         at: ctx.clock.now(),
     };
     Ok(ctx.store.decide_review(decision).await?)
+}
+
+/// A letter's extracted text (the text the extractor read, so spans line up), or a
+/// structured submission as it was sent.
+fn text_of(media_type: &str, bytes: &[u8]) -> Option<String> {
+    match Format::from_media_type(media_type) {
+        Some(Format::Letter(kind)) => document::to_text(bytes, kind, &Limits::default())
+            .ok()
+            .map(|t| t.text),
+        _ => String::from_utf8(bytes.to_vec()).ok(),
+    }
 }
 
 fn still_missing(reason: &'static str) -> Problem {

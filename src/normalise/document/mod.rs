@@ -356,4 +356,4 @@ impl Sink {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

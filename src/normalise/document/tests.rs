@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use super::*;
 
 /// A DOCX holding `body` (the children of `w:body`), built as Word lays it out.
-pub(super) fn docx(body: &str) -> Vec<u8> {
+pub(crate) fn docx(body: &str) -> Vec<u8> {
     docx_with_document(&format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\r\n\
          <w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\" \
@@ -81,7 +81,7 @@ pub(super) fn stream_object(dict: &str, data: &[u8]) -> Vec<u8> {
 }
 
 /// A PDF with one page per entry, each showing its lines in Helvetica.
-pub(super) fn pdf(pages: &[&[&str]]) -> Vec<u8> {
+pub(crate) fn pdf(pages: &[&[&str]]) -> Vec<u8> {
     let n = pages.len();
     // Objects: 1 catalog, 2 page tree, 3 font, then a page and its content per page.
     let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();

@@ -21,7 +21,7 @@ fn shared() -> PathBuf {
 fn record_json(text: &str) -> serde_json::Value {
     let found = extract(text);
     let mut record = found.record.clone();
-    tidy::tidy(&mut record, 1.0);
+    tidy::tidy(&mut record, None);
     record.confidence = found.record.confidence;
     serde_json::to_value(&record).unwrap_or_default()
 }
