@@ -10,6 +10,7 @@ mod helpers;
 mod idempotency;
 mod inbox;
 mod intake;
+mod letters;
 mod logs;
 mod restart;
 mod review;
