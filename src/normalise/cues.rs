@@ -65,13 +65,13 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
 // A negation cue shortly before the mention in the same clause ("denies suicidal
 // ideation", "no thoughts of self-harm", "not suicidal").
 static NEGATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(no|not|nor|denies|denied|deny|denying|without|nil|never|negative\s+for|absence\s+of|free\s+of|none|ruled\s+out|\w+n['\x{2019}]t)\b")
+    Regex::new(r"\b(no|not|nor|denies|denied|deny|denying|without|nil|never|negative\s+for|absence\s+of|free\s+of|none|ruled\s+out|\w+n['\x{2019}]t|(low|minimal)\s+risk\s+(of|to))\b")
         .expect("static pattern compiles")
 });
 
 // A negation written after the mention: "suicidal ideation: none", "self-harm denied".
 static NEGATED_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*(ideation|thoughts|intent|plans?|behaviou?rs?|risk)?\s*([:\-]\s*(no|none|nil|denied|absent|negative|not\s+present)\b|(is\s+|was\s+)?(denied|absent|not\s+present|not\s+reported)\b)")
+    Regex::new(r"^\s*(ideation|thoughts|intent|plans?|behaviou?rs?|risk)?\s*([:\-]\s*(no|none|nil|denied|absent|negative|not\s+present|low|minimal)\b|(is\s+|was\s+)?(denied|absent|not\s+present|not\s+reported|low|minimal)\b)")
         .expect("static pattern compiles")
 });
 
@@ -179,6 +179,8 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (tele)?phone\s+(appointments?|contact|calls?|sessions?)\s+(would|will)\s+(suit|be\s+(best|ideal|good|better|easier))
             | (fine|ok|okay|happy|content|comfortable)\s+with\s+(tele)?phone
             | happy\s+to\s+be\s+(called|rung|contacted)\b
+            | happy\s+to\s+(receive|take|have)\s+((tele)?phone\s+)?calls
+            | (preferred|preference)\s*(contact|method|mode)?\s*(of\s+contact)?\s*[:\-]?\s*(by\s+)?(tele)?phone
             | telephone\s+cbt")
         .expect("static pattern compiles")
     });
@@ -228,6 +230,13 @@ mod tests {
         assert!(past.mentioned && !past.current);
         let mixed = risk("Denies suicidal ideation but reports thoughts of harming herself.");
         assert!(mixed.mentioned && mixed.current);
+    }
+
+    #[test]
+    fn a_low_risk_assessment_reports_no_risk() {
+        assert!(!risk("She is at low risk of self-harm.").mentioned);
+        assert!(!risk("Risk of self-harm: low").mentioned);
+        assert!(risk("She is at high risk of suicide.").mentioned);
     }
 
     #[test]

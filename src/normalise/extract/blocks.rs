@@ -92,6 +92,9 @@ pub(super) struct Doc<'a> {
     pub zones: Vec<Zone>,
     pub salutation: Option<usize>,
     pub valediction: Option<usize>,
+    /// The flat text of the header, patient block and body: what the letter says, without
+    /// letterhead, sign-off or cc list (offsets unchanged).
+    pub prose: String,
 }
 
 impl<'a> Doc<'a> {
@@ -114,18 +117,21 @@ impl<'a> Doc<'a> {
             .find(|&i| VALEDICTION.is_match(lines[i].text));
         mark_cc(&lines, &mut zones);
         mark_signature(&lines, &mut zones, valediction);
-        mark_letterhead(&lines, &mut zones);
+        mark_letterhead(&lines, &mut zones, salutation);
         mark_patient(&lines, &mut zones);
         mark_header(&lines, &mut zones, salutation);
         let flat = unwrap_prose(text, &lines, &zones);
-        Doc {
+        let mut doc = Doc {
             text,
             flat,
             lines,
             zones,
             salutation,
             valediction,
-        }
+            prose: String::new(),
+        };
+        doc.prose = doc.masked(&[Zone::Header, Zone::Patient, Zone::Body]);
+        doc
     }
 
     /// The index of the line holding byte `offset`.
@@ -224,11 +230,11 @@ fn looks_like_listing(s: &str) -> bool {
 
 fn mark_signature(lines: &[Line<'_>], zones: &mut [Zone], valediction: Option<usize>) {
     if let Some(v) = valediction {
-        for i in v..lines.len() {
-            match zones[i] {
+        for zone in zones.iter_mut().skip(v) {
+            match *zone {
                 Zone::Cc => break,
                 Zone::Blank => {}
-                _ => zones[i] = Zone::Signature,
+                _ => *zone = Zone::Signature,
             }
         }
         return;
@@ -238,9 +244,10 @@ fn mark_signature(lines: &[Line<'_>], zones: &mut [Zone], valediction: Option<us
         .rev()
         .find(|&i| SIGNOFF_HEADING.is_match(lines[i].text))
     {
-        for i in h..paragraph(lines, h).end {
-            if zones[i] == Zone::Body {
-                zones[i] = Zone::Signature;
+        let end = paragraph(lines, h).end;
+        for zone in zones.iter_mut().take(end).skip(h) {
+            if *zone == Zone::Body {
+                *zone = Zone::Signature;
             }
         }
         return;
@@ -252,7 +259,8 @@ fn mark_signature(lines: &[Line<'_>], zones: &mut [Zone], valediction: Option<us
     let para = paragraph(lines, last);
     let first = lines[para.start].text;
     let named = SIGNOFF_NAME.is_match(first) || (para.len() >= 2 && BARE_NAME.is_match(first));
-    if para.len() <= 6 && named && !first.trim_end().ends_with('.') {
+    let identifies_patient = para.clone().any(|i| PATIENT_ANCHOR.is_match(lines[i].text));
+    if para.len() <= 6 && named && !identifies_patient && !first.trim_end().ends_with('.') {
         for i in para {
             if zones[i] == Zone::Body {
                 zones[i] = Zone::Signature;
@@ -261,10 +269,28 @@ fn mark_signature(lines: &[Line<'_>], zones: &mut [Zone], valediction: Option<us
     }
 }
 
-fn mark_letterhead(lines: &[Line<'_>], zones: &mut [Zone]) {
+fn mark_letterhead(lines: &[Line<'_>], zones: &mut [Zone], salutation: Option<usize>) {
     let Some(first) = lines.iter().position(|l| !l.is_blank()) else {
         return;
     };
+    // A letter that opens with the addressee ("Dr Kieran Walsh" over "Dear Dr Walsh")
+    // has no letterhead in its text.
+    let opener = lines[first]
+        .text
+        .split_whitespace()
+        .take(4)
+        .last()
+        .unwrap_or_default();
+    let addressee = salutation.is_some_and(|s| {
+        let greeting = lines[s].text;
+        SIGNOFF_NAME.is_match(lines[first].text)
+            && opener.len() > 1
+            && greeting.contains(opener.trim_matches(','))
+            && s > first
+    });
+    if addressee {
+        return;
+    }
     for i in first..lines.len() {
         let t = lines[i].text;
         if zones[i] != Zone::Body
@@ -310,9 +336,9 @@ fn mark_header(lines: &[Line<'_>], zones: &mut [Zone], salutation: Option<usize>
             })
             .unwrap_or(lines.len())
     });
-    for i in 0..=end.min(lines.len().saturating_sub(1)) {
-        if zones[i] == Zone::Body {
-            zones[i] = Zone::Header;
+    for zone in zones.iter_mut().take(end.saturating_add(1)) {
+        if *zone == Zone::Body {
+            *zone = Zone::Header;
         }
     }
 }

@@ -10,18 +10,18 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::Sink;
-use super::blocks::{Doc, Zone};
+use super::blocks::Doc;
 use super::text;
 use crate::domain::Urgency;
 use crate::normalise::cues;
 
 pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) {
-    let prose = doc.masked(&[Zone::Header, Zone::Patient, Zone::Body]);
-    let sentences = text::sentences(&prose);
+    let prose = doc.prose.as_str();
+    let sentences = text::sentences(prose);
     risk(&sentences, sink);
     telephone(&sentences, sink);
     interpreter(&sentences, sink);
-    super::diagnoses::read(doc, &prose, sink);
+    super::diagnoses::read(doc, prose, sink);
 }
 
 fn risk(sentences: &[(usize, &str)], sink: &mut Sink) {
@@ -86,147 +86,46 @@ static NO_INTERPRETER: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
-/// Languages for which interpreters are commonly booked in England.
-const LANGUAGES: &[&str] = &[
-    "Albanian",
-    "Amharic",
-    "Arabic",
-    "Bengali",
-    "Bosnian",
-    "Bulgarian",
-    "Cantonese",
-    "Croatian",
-    "Czech",
-    "Dari",
-    "Dutch",
-    "Estonian",
-    "Farsi",
-    "French",
-    "German",
-    "Greek",
-    "Gujarati",
-    "Hausa",
-    "Hebrew",
-    "Hindi",
-    "Hungarian",
-    "Igbo",
-    "Italian",
-    "Japanese",
-    "Korean",
-    "Kurdish",
-    "Sorani",
-    "Kurmanji",
-    "Latvian",
-    "Lingala",
-    "Lithuanian",
-    "Malayalam",
-    "Mandarin",
-    "Marathi",
-    "Nepali",
-    "Oromo",
-    "Pashto",
-    "Persian",
-    "Polish",
-    "Portuguese",
-    "Punjabi",
-    "Romanian",
-    "Romany",
-    "Russian",
-    "Serbian",
-    "Shona",
-    "Sinhala",
-    "Slovak",
-    "Somali",
-    "Spanish",
-    "Swahili",
-    "Sylheti",
-    "Tamil",
-    "Telugu",
-    "Thai",
-    "Tigrinya",
-    "Turkish",
-    "Twi",
-    "Ukrainian",
-    "Urdu",
-    "Vietnamese",
-    "Welsh",
-    "Yoruba",
-    "Chinese",
-    "Tagalog",
-    "Mirpuri",
-    "Pahari",
-    "Hakka",
-    "Slovenian",
-    "Macedonian",
-    "Georgian",
-    "Armenian",
-    "Azeri",
-    "Uzbek",
-    "Ndebele",
-    "Zulu",
-    "Xhosa",
-    "Afrikaans",
-    "Swedish",
-    "Norwegian",
-    "Danish",
-    "Finnish",
-    "Malay",
-    "Indonesian",
-    "Burmese",
-    "Khmer",
-    "Lao",
-    "Tetum",
-    "Krio",
-    "Fula",
-    "Wolof",
-    "Mandinka",
-    "Bambara",
-    "Kinyarwanda",
-    "Kirundi",
-    "Luganda",
-    "Tigre",
-    "Sudanese Arabic",
-    "Moldovan",
-    "Belarusian",
-];
+/// Languages for which interpreters are commonly booked in England (one word each).
+const LANGUAGES: &str = concat!(
+    "Albanian Amharic Arabic Bengali Bosnian Bulgarian Cantonese Croatian Czech Dari Dutch ",
+    "Estonian Farsi French German Greek Gujarati Hausa Hebrew Hindi Hungarian Igbo Italian ",
+    "Japanese Korean Kurdish Sorani Kurmanji Latvian Lingala Lithuanian Malayalam Mandarin ",
+    "Marathi Nepali Oromo Pashto Persian Polish Portuguese Punjabi Romanian Romany Russian ",
+    "Serbian Shona Sinhala Slovak Somali Spanish Swahili Sylheti Tamil Telugu Thai Tigrinya ",
+    "Turkish Twi Ukrainian Urdu Vietnamese Welsh Yoruba Chinese Tagalog Mirpuri Pahari ",
+    "Hakka Slovenian Macedonian Georgian Armenian Azeri Uzbek Ndebele Zulu Xhosa Afrikaans ",
+    "Swedish Norwegian Danish Finnish Malay Indonesian Burmese Khmer Lao Tetum Krio Fula ",
+    "Wolof Mandinka Bambara Kinyarwanda Kirundi Luganda Tigre Moldovan Belarusian ",
+);
 
+static LANGUAGE: LazyLock<Regex> = LazyLock::new(|| {
+    let names = LANGUAGES.split_whitespace().collect::<Vec<_>>().join("|");
+    Regex::new(&format!(
+        r"(?i)\b(british\s+sign\s+language|bsl|{names})\b(\s+descent)?"
+    ))
+    .expect("static pattern compiles")
+});
+
+/// The first language named in `s` (not "of Polish descent"), with its offsets in `s`.
 fn language_in(s: &str) -> Option<(String, usize, usize)> {
-    let lower = s.to_lowercase();
-    if lower.contains("british sign language")
-        || lower
-            .split(|c: char| !c.is_alphanumeric())
-            .any(|w| w == "bsl")
-    {
-        let at = lower
-            .find("british sign language")
-            .or_else(|| lower.find("bsl"))
-            .unwrap_or(0);
-        return Some(("British Sign Language".to_owned(), at, at + 3));
-    }
-    let mut best: Option<(String, usize, usize)> = None;
-    for lang in LANGUAGES {
-        let l = lang.to_lowercase();
-        let mut from = 0;
-        while let Some(pos) = lower.get(from..).and_then(|r| r.find(&l)).map(|p| p + from) {
-            let end = pos + l.len();
-            let bounded = lower[..pos]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_alphanumeric())
-                && lower[end..]
-                    .chars()
-                    .next()
-                    .is_none_or(|c| !c.is_alphanumeric());
-            if bounded
-                && best.as_ref().is_none_or(|b| pos < b.1)
-                && !lower[end..].trim_start().starts_with("descent")
-            {
-                best = Some(((*lang).to_owned(), pos, end));
-            }
-            from = end;
+    LANGUAGE.captures_iter(s).find_map(|c| {
+        let (m, name) = (c.get(1)?, c.get(1)?.as_str());
+        if c.get(2).is_some() {
+            return None;
         }
-    }
-    best
+        let canonical =
+            if name.eq_ignore_ascii_case("bsl") || name.to_lowercase().starts_with("british") {
+                "British Sign Language".to_owned()
+            } else {
+                LANGUAGES
+                    .split_whitespace()
+                    .find(|l| l.eq_ignore_ascii_case(name))
+                    .unwrap_or(name)
+                    .to_owned()
+            };
+        Some((canonical, m.start(), m.end()))
+    })
 }
 
 fn interpreter(sentences: &[(usize, &str)], sink: &mut Sink) {

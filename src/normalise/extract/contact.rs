@@ -12,7 +12,7 @@ use regex::Regex;
 use super::Sink;
 use super::blocks::{self, Doc, Zone};
 use super::gp;
-use super::patient::Found;
+use super::patient_name::Found;
 use super::text::tail;
 use crate::domain::Postcode;
 
@@ -28,7 +28,7 @@ static POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static ADDRESS_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:home\s+|patient'?s?\s+)?address\s*[:\-]?\s*")
+    Regex::new(r"(?i)\b(?:(?:home\s+|patient'?s?\s+)?address|lives\s+at|resides\s+at)\s*[:\-]?\s*")
         .expect("static pattern compiles")
 });
 
@@ -51,7 +51,7 @@ static ID_FIELD: LazyLock<Regex> = LazyLock::new(|| {
 fn usable_line(doc: &Doc<'_>, i: usize) -> bool {
     let t = doc.lines[i].text;
     matches!(doc.zones[i], Zone::Patient | Zone::Body)
-        && !gp::is_gp_line(t)
+        && !gp::in_gp_block(doc, i)
         && !OTHER_PARTY.is_match(t)
 }
 
@@ -75,6 +75,7 @@ fn address(doc: &Doc<'_>, patient: Option<&Found>, sink: &mut Sink) {
         }
     }
     let Some((score, i, pc_start, pc_end)) = best else {
+        labelled_address(doc, sink);
         return;
     };
     let line = doc.lines[i];
@@ -119,6 +120,37 @@ fn address(doc: &Doc<'_>, patient: Option<&Found>, sink: &mut Sink) {
             line.start + pc_start,
             confidence - 0.05,
         );
+    }
+}
+
+/// An "Address:" field in the patient block without a postcode: its value and the
+/// indented lines under it.
+fn labelled_address(doc: &Doc<'_>, sink: &mut Sink) {
+    for (i, line) in doc.lines.iter().enumerate() {
+        if doc.zones[i] != Zone::Patient || !usable_line(doc, i) {
+            continue;
+        }
+        let Some(m) = ADDRESS_LABEL
+            .find(line.text)
+            .filter(|m| m.start() <= line.indent())
+        else {
+            continue;
+        };
+        let value = &line.text[m.end()..];
+        let mut lines = split_address(&value[..super::text::field_end(value)]);
+        let mut end = line.end();
+        for next in doc.lines[i + 1..].iter().take(5) {
+            if next.is_blank() || next.indent() < 2 || next.text.contains(':') {
+                break;
+            }
+            lines.extend(split_address(next.text));
+            end = next.end();
+        }
+        if !lines.is_empty() {
+            sink.record.patient.address_lines = lines;
+            sink.note("patient.address_lines", line.start + m.end(), end, 0.7);
+        }
+        return;
     }
 }
 
@@ -190,9 +222,18 @@ fn same_line_address(
 fn split_address(s: &str) -> Vec<String> {
     s.split(',')
         .map(|p| p.trim_matches(|c: char| c.is_whitespace() || "()|,;:.-".contains(c)))
-        .filter(|p| !p.is_empty() && p.len() <= 120)
-        .map(str::to_owned)
+        .filter(|p| !p.is_empty() && p.len() <= 120 && !names_someone(p))
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect()
+}
+
+/// "c/o his partner Ms Anna Nowak": a person, not part of the patient's address.
+fn names_someone(part: &str) -> bool {
+    let words: Vec<&str> = part.split_whitespace().collect();
+    part.to_ascii_lowercase().starts_with("c/o")
+        || words
+            .windows(2)
+            .any(|w| super::names::title(w[0]).is_some() && w[1].starts_with(char::is_uppercase))
 }
 
 /// Address lines written above the postcode line, up to the name or a labelled field.
@@ -238,6 +279,12 @@ static NOT_PATIENTS: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
+/// Words just after a number that make it someone else's ("(Anna's mobile)").
+static SOMEONE_ELSES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[\s(\-]*(?:[A-Z][a-z]+['\u{2019}]s\b|(?:her|his|their)\s+(?:partner|wife|husband|daughter|son|mother|father|carer|sister|brother)|partner|wife|husband|daughter|son|mother|father|carer|nok|next\s+of\s+kin|secretary|office|clinic)")
+        .expect("static pattern compiles")
+});
+
 static PHONE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(\b(tel|telephone|phone|mobile|mob|home|contact|landline|number|no|daytime|evening)\b[.:\s\-]*(?:no\.?|number)?[.:\s\-]*\(?|\b(called|contacted|reached|rung|phoned|texted|text)\s+on\s+)$")
         .expect("static pattern compiles")
@@ -253,7 +300,8 @@ fn phone(doc: &Doc<'_>, sink: &mut Sink) {
         let line = doc.lines[i];
         let before = &doc.text[line.start..m.start()];
         let ctx = tail(before, 30);
-        if NOT_PATIENTS.is_match(ctx) {
+        let after = doc.text.get(m.end()..line.end()).unwrap_or_default();
+        if NOT_PATIENTS.is_match(ctx) || SOMEONE_ELSES.is_match(after) {
             continue;
         }
         let labelled = PHONE_LABEL.is_match(ctx);

@@ -14,13 +14,18 @@ use super::blocks::{Doc, Zone};
 use super::text::{self, capitalise_first, trim_phrase};
 
 static HEADING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:diagnos[ie]s|working\s+diagnos[ie]s|problems?(?:\s+list)?|impression|presenting\s+(?:problems?|complaints?)|conditions?)\s*[:\-]?\s*")
+    Regex::new(r"(?i)^\s*(?:(?:clinical|working|principal|main|final)\s+)?(?:diagnos[ie]s|problems?(?:\s+list)?|impression|presenting\s+(?:problems?|complaints?)|conditions?)(?:\s*(?:/|and|&)\s*(?:diagnos[ie]s|problems?|issues))?\s*[:\-]?\s*")
         .expect("static pattern compiles")
 });
 
 /// Lists of past conditions, read when the letter has no diagnosis heading.
 static HISTORY_HEADING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^\s*(?:past\s+medical\s+history|medical\s+history|pmh|relevant\s+history|co-?morbidities)\s*[:\-]?\s*")
+        .expect("static pattern compiles")
+});
+
+static REASON_HEADING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:reason\s+for\s+referral|presenting\s+complaint|history\s+of\s+presenting\s+complaint)\s*[:\-]?\s*")
         .expect("static pattern compiles")
 });
 
@@ -31,13 +36,19 @@ static ITEM: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words that start a condition in prose.
 static HAS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:has\s+had|has|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|diagnosed\s+as|present(?:s|ed|ing)\s+with|(?:saw\s+me|seen|attended|came\s+to\s+clinic)(?:\s+today)?\s+with|(?:lady|man|woman|gentleman|patient|farmer|teacher|worker|builder|driver|student|\d+[\s-]year[\s-]old)\s+with)\s+")
+    Regex::new(r"(?i)\b(?:has\s+had|has\s+(?:also\s+|since\s+|now\s+)?developed|developed|has|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|diagnosed\s+as|diagnosis\s+(?:is|was)|(?:physiotherapy|physio|treatment|rehabilitation|rehab|injections?|attending\s+\w+)\s+for|(?:consistent|in\s+keeping)\s+with|present(?:s|ed|ing)\s+with|(?:saw\s+me|seen|attended|came\s+to\s+clinic)(?:\s+today)?\s+with|(?:lady|man|woman|gentleman|patient|farmer|teacher|worker|builder|driver|student|\d+[\s-]year[\s-]old)\s+with)\s+")
         .expect("static pattern compiles")
 });
 
 /// Condition head words (MSK and the conditions that come with them).
 static CONDITION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(pain|fibromyalgia|arthritis|osteoarthritis|arthrosis|spondyl\w+|stenosis|osteoporosis|osteopenia|hypothyroidism|hyperthyroidism|diabetes|migraines?|headaches?|neuropathy|sciatica|radiculopathy|lupus|crps|regional\s+pain\s+syndrome|hypermobility|ehlers[\s-]danlos|chronic\s+fatigue|me/cfs|irritable\s+bowel|ibs|endometriosis|gout|tendin\w+|tendon\w*|bursitis|capsulitis|frozen\s+shoulder|whiplash|prolapse|polymyalgia|rheumatic\w*|sj[oö]gren\w*|scoliosis|fractures?|depression|depressive\s+disorder|anxiety\s+disorder|ptsd|post[\s-]traumatic|ocd|insomnia|misuse|dependence|obesity|asthma|copd|hypertension|multiple\s+sclerosis|parkinson\w*|stroke|cancer|syndrome|disease|disorder|injury|myalgia|dystrophy|neuralgia|impingement|instability|hernia)\b")
+        .expect("static pattern compiles")
+});
+
+/// "has become frightened ...", "has been off work": what follows is not a condition.
+static STARTS_WITH_VERB: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:become|became|been|got|had|found|started|stopped|lost|made|given|tried|seen|struggled|felt|noticed|taken|done|gone|come|left|kept|needed|used|worked|asked|agreed|decided|completed|attended|responded|improved|worsened|reduced|increased|managed|continued|said|told|always|also|never|some|no|not|a\s+lot|little|good|poor)\b")
         .expect("static pattern compiles")
 });
 
@@ -63,7 +74,17 @@ pub(super) fn read(doc: &Doc<'_>, prose: &str, sink: &mut Sink) {
 }
 
 fn headed(doc: &Doc<'_>) -> Option<(Vec<String>, usize, usize)> {
-    headed_with(doc, &HEADING).or_else(|| headed_with(doc, &HISTORY_HEADING))
+    headed_with(doc, &HEADING)
+        .or_else(|| headed_with(doc, &HISTORY_HEADING))
+        .or_else(|| {
+            // A referral form's reason line mixes conditions with the ask: keep conditions.
+            let (items, a, b) = headed_with(doc, &REASON_HEADING)?;
+            let items: Vec<String> = items
+                .into_iter()
+                .filter(|i| CONDITION.is_match(i))
+                .collect();
+            (!items.is_empty()).then_some((items, a, b))
+        })
 }
 
 fn headed_with(doc: &Doc<'_>, heading: &Regex) -> Option<(Vec<String>, usize, usize)> {
@@ -256,12 +277,25 @@ fn from_prose(prose: &str) -> Option<(Vec<String>, usize, usize)> {
                 || !CONDITION.is_match(part)
                 || lower.starts_with("no ")
                 || lower.starts_with("not ")
-                || text::word_count(part) > 9
+                || text::word_count(part) > 12
+                || STARTS_WITH_VERB.is_match(part)
             {
                 continue;
             }
+            let part = part.strip_prefix("ongoing ").unwrap_or(part);
             let item = capitalise_first(part);
-            if !items.iter().any(|i| i.eq_ignore_ascii_case(&item)) && items.len() < 6 {
+            let lower = item.to_lowercase();
+            // "a 2-year history of chronic neck pain" and "chronic neck pain": keep the
+            // condition, not the longer phrase around it.
+            if let Some(k) = items.iter().position(|i| {
+                lower.ends_with(&i.to_lowercase()) || i.to_lowercase().ends_with(&lower)
+            }) {
+                if items[k].len() > item.len() {
+                    items[k] = item;
+                }
+                continue;
+            }
+            if items.len() < 6 {
                 items.push(item);
                 first = first.min(m.end());
                 last = last.max(m.end() + p.len());

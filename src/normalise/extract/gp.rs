@@ -66,6 +66,21 @@ pub(super) fn is_gp_line(line: &str) -> bool {
     GP_LINE.is_match(line) || PRACTICE_LINE.is_match(line)
 }
 
+/// True for a GP line and the indented lines that continue it (the practice address).
+pub(super) fn in_gp_block(doc: &Doc<'_>, i: usize) -> bool {
+    let mut j = i;
+    loop {
+        let line = doc.lines[j];
+        if is_gp_line(line.text) || GP_HEADING.is_match(line.text) {
+            return true;
+        }
+        if j == 0 || j + 4 < i || line.indent() < 2 || line.is_blank() {
+            return false;
+        }
+        j -= 1;
+    }
+}
+
 /// A cc line without its "cc:" (and "GP -") prefix.
 pub(super) fn strip_cc(s: &str) -> &str {
     CC.find(s).map_or(s, |m| &s[m.end()..])
@@ -164,7 +179,10 @@ fn read_gp_value(doc: &Doc<'_>, value: &str, at: usize, confidence: f64) -> GpFo
     }
 }
 
+/// "GP:" and "Practice:" lines; a form may give the GP and the practice on separate
+/// lines, so their fields are merged.
 fn gp_line(doc: &Doc<'_>) -> Option<GpFound> {
+    let mut merged: Option<GpFound> = None;
     for (i, line) in doc.lines.iter().enumerate() {
         if matches!(doc.zones[i], Zone::Signature | Zone::Cc) {
             continue;
@@ -173,7 +191,8 @@ fn gp_line(doc: &Doc<'_>) -> Option<GpFound> {
             .find(line.text)
             .or_else(|| PRACTICE_LINE.find(line.text))
         {
-            (line.text[m.end()..].trim_end(), line.start + m.end())
+            let v = line.text[m.end()..].trim_end();
+            (&v[..super::text::field_end(v)], line.start + m.end())
         } else if GP_HEADING.is_match(line.text)
             && let Some(next) = doc.lines.get(i + 1).filter(|l| !l.is_blank())
         {
@@ -182,14 +201,47 @@ fn gp_line(doc: &Doc<'_>) -> Option<GpFound> {
             continue;
         };
         let mut found = read_gp_value(doc, value, at, 0.9);
+        // "GP: Dr P Singh" with the practice on the indented lines under it.
+        if found.practice.is_none() {
+            found.practice = doc.lines[i + 1..]
+                .iter()
+                .take(3)
+                .take_while(|l| l.indent() >= 2 && !l.is_blank())
+                .map(|l| l.text.trim())
+                .find(|t| PRACTICE_WORD.is_match(t))
+                .map(clean_org);
+        }
+        if found.ods.is_none() {
+            found.ods = ODS
+                .captures(line.text)
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().to_ascii_uppercase());
+        }
         if found.name.is_none() && found.practice.is_none() && !value.is_empty() {
             found.practice = Some(clean_org(value));
         }
-        if found.name.is_some() || found.practice.is_some() {
-            return Some(found);
+        if found.name.is_none() && found.practice.is_none() {
+            continue;
+        }
+        match merged.as_mut() {
+            None => merged = Some(found),
+            Some(m) => {
+                if m.name.is_none() {
+                    m.name = found.name;
+                    (m.start, m.end) = (found.start, found.end);
+                }
+                m.practice = m.practice.take().or(found.practice);
+                m.ods = m.ods.take().or(found.ods);
+            }
+        }
+        if merged
+            .as_ref()
+            .is_some_and(|m| m.name.is_some() && m.practice.is_some())
+        {
+            break;
         }
     }
-    None
+    merged
 }
 
 fn gp_from_cc(doc: &Doc<'_>) -> Option<GpFound> {

@@ -46,6 +46,9 @@ pub(super) fn read_date(doc: &Doc<'_>, sink: &mut Sink) -> Option<i32> {
         if matches!(zone, Zone::Cc | Zone::Blank) {
             continue;
         }
+        if !line.text.bytes().any(|b| b.is_ascii_digit()) {
+            continue;
+        }
         let hits = dates::find(line.text);
         for m in DATE_LABEL.find_iter(line.text) {
             let label = m.as_str().to_ascii_lowercase();
@@ -73,6 +76,7 @@ pub(super) fn read_date(doc: &Doc<'_>, sink: &mut Sink) -> Option<i32> {
             consider(rank, line.start + h.start, line.start + h.end, d);
         }
         if matches!(zone, Zone::Letterhead | Zone::Header)
+            && !DATE_LABEL.is_match(line.text)
             && let Some(h) = hits.first()
             && !OTHER_DATE.is_match(line.text)
             && let Some(d) = h.resolve(era)
@@ -156,20 +160,25 @@ static ASKS: LazyLock<[Regex; 3]> = LazyLock::new(|| {
         | \b(?:see|assess)\s+(?:her|him|them|this\s+\w+)\s+(?:\w+ly\s+)?for\s+
         | \bplease\s+consider\s+(?:her|him|them)\s+for\s+";
     let referral_for = r"(?ix)
-        \brefer(?:ral|ring\s+(?:her|him|them)|\s+(?:her|him|them))\s+(?:to\s+[^.?!\n]{0,50}?\s+)?for\s+
+        \brefer(?:ral|ring\s+(?:her|him|them)|red\s+(?:her|him|them)|\s+(?:her|him|them))\s+(?:to\s+[^.?!\n]{0,50}?\s+)?for\s+
         | \bconsideration\s+(?:of|for)\s+";
     let softer = r"(?ix)
-        \bwould\s+(?:benefit\s+from|like\s+to\s+(?:try|have|start|access|be\s+offered)|like|welcome|value|be\s+keen\s+(?:on|to\s+try))\s+
+        \bwould\s+(?:also\s+|really\s+|now\s+|still\s+)?(?:benefit\s+from|like\s+to\s+(?:try|have|start|access|be\s+offered)|like|welcome|value|be\s+keen\s+(?:on|to\s+try))\s+
         | ['\u{2019}]d\s+(?:like|welcome)\s+(?:to\s+(?:try|have|start)\s+)?
         | \b(?:is|was)\s+(?:keen|open)\s+(?:on|to\s+try|to\s+have|to\s+start|to)\s+
+        | \bwish(?:es|ing)?\s+to\s+(?:try|have|start|access|be\s+offered)\s+
         | \binterested\s+in\s+";
     [explicit, referral_for, softer].map(|p| Regex::new(p).expect("static pattern compiles"))
 });
 
 /// Where the asked-for service stops.
 static SERVICE_END: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[.?!;\n]|,\s+(?:which|as|if|because|so|since|but|although|though|who|where|and|she|he|they|i|we|please|ideally|preferably|given|in\s+view)\b|\s+(?:which|as\s+(?:she|he|they|this|it|i|her|his)|because|so\s+that|if\s|since|but|although|whereas|and\s+(?:is|has|she|he|they|would|i|we|her|his|was|prefers?)\b|from\s+your|at\s+your|with\s+your|in\s+due\s+course|at\s+(?:the\s+)?earliest|please\b)")
+    Regex::new(r"(?i)[.?!;\n]|,\s+(?:which|as|if|because|so|since|but|although|though|who|where|and|she|he|they|i|we|please|ideally|preferably|given|in\s+view)\b|\s+(?:which|as\s+(?:she|he|they|this|it|i|her|his)|because|so\s+that|if\s|since|but|although|whereas|and\s+(?:is|has|she|he|they|would|i|we|her|his|was|prefers?)\b|from\s+your|at\s+your|with\s+your|in\s+due\s+course|at\s+(?:the\s+)?earliest|please\b|once\b|when\b|until\b)")
         .expect("static pattern compiles")
+});
+
+static ASKS_GP_TO_REFER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:could|would|can|please)\s+(?:you\s+)?(?:kindly\s+|please\s+)?(?:consider\s+)?(?:re-?)?refer(?:ring)?\s+(?:her|him|them)\b").expect("static pattern compiles")
 });
 
 static CLAUSE_VERB: LazyLock<Regex> = LazyLock::new(|| {
@@ -192,6 +201,13 @@ static NOT_URGENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(\b(not|non|no|nothing|isn't|wasn't)\b[\s-]*(an?\s+|as\s+|the\s+|particularly\s+|very\s+)?$)").expect("static pattern compiles")
 });
 
+/// An urgent request to some other service ("an urgent MRI", "urgent referral to the
+/// spinal surgeons") says nothing about this referral.
+static OTHER_SERVICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(mri|scan|x-?ray|ct|bloods?|blood\s+tests?|investigations?|surgery|surgical|surgeons?|orthopaedic\w*|spinal\s+team|neurosurg\w*|operation|a&e|emergency\s+department|ambulance|two[\s-]week\s+wait|2ww|oncology|cancer)\b")
+        .expect("static pattern compiles")
+});
+
 static URGENCY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?im)^\s*(?:urgency|priority)\s*[:\-]\s*(routine|soon|urgent|asap|two\s+week\s+wait|2ww)",
@@ -201,22 +217,29 @@ static URGENCY_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Sets `is_referral`, `requested_service` and a requested urgency.
 pub(super) fn read_intent(doc: &Doc<'_>, sink: &mut Sink) {
-    let prose = doc.masked(&[Zone::Header, Zone::Patient, Zone::Body]);
-    let asked = ask(&prose);
+    let prose = doc.prose.as_str();
+    let asked = ask(prose);
     let explicit = asked.as_ref().is_some_and(|a| a.3);
-    let referring = not_negated(&REFERRING, &prose) || explicit;
-    let leaning = asked.is_some() || not_negated(&LEANING, &prose);
-    let declined = NOT_REFERRING.find(&prose);
-    let to_gp_only = addressed_to_gp(doc, sink) && !leaning;
+    let referring = not_negated(&REFERRING, prose) || explicit;
+    let leaning = asked.is_some() || not_negated(&LEANING, prose);
+    let declined = NOT_REFERRING.find(prose);
+    // A letter asking the GP to make the referral does not make it.
+    let to_gp = addressed_to_gp(doc, sink);
+    let leaning = leaning && !(to_gp && ASKS_GP_TO_REFER.is_match(prose));
+    let to_gp_only = to_gp && !leaning;
     let is_referral = referring || (declined.is_none() && !to_gp_only);
     sink.record.is_referral = is_referral;
-    let at = declined.map_or((0, 0), |m| (m.start(), m.end()));
+
     let sure = if referring || (declined.is_some() && !leaning) {
         0.85
     } else {
         0.7
     };
-    sink.note("is_referral", at.0, at.1, sure);
+    // The wording that decided it: the refusal when the letter is not a referral.
+    match declined.filter(|_| !is_referral) {
+        Some(m) => sink.note("is_referral", m.start(), m.end(), sure),
+        None => sink.assess("is_referral", sure),
+    }
     if is_referral && let Some((service, start, end, explicit)) = asked {
         sink.record.requested_service = Some(service);
         sink.note(
@@ -226,7 +249,7 @@ pub(super) fn read_intent(doc: &Doc<'_>, sink: &mut Sink) {
             if explicit { 0.8 } else { 0.65 },
         );
     }
-    urgency_asked(doc, &prose, sink);
+    urgency_asked(doc, prose, sink);
 }
 
 /// The service asked for, its span and whether the ask was explicit.
@@ -258,8 +281,9 @@ fn ask(prose: &str) -> Option<(String, usize, usize, bool)> {
                 continue;
             }
             let start = m.end() + text::offset_in(rest, service);
+            let squashed = service.split_whitespace().collect::<Vec<_>>().join(" ");
             return Some((
-                bounded(service, 200).to_owned(),
+                bounded(&squashed, 200).to_owned(),
                 start,
                 start + service.len(),
                 k == 0,
@@ -316,9 +340,20 @@ fn urgency_asked(doc: &Doc<'_>, prose: &str, sink: &mut Sink) {
     for m in URGENT.find_iter(prose) {
         let before = text::tail(&prose[..m.start()], 25);
         let after = text::head(&prose[m.end()..], 25).to_ascii_lowercase();
+        let sentence = text::sentences(text::head(&prose[m.start()..], 200))
+            .first()
+            .map_or("", |s| s.1);
+        let sentence = format!(
+            "{} {sentence}",
+            before
+                .rsplit(['.', '?', '!', '\n'])
+                .next()
+                .unwrap_or(before)
+        );
         if NOT_URGENT.is_match(before)
             || after.trim_start().starts_with("care")
             || after.trim_start().starts_with("treatment centre")
+            || OTHER_SERVICE.is_match(&sentence)
         {
             continue;
         }

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::Sink;
-use super::blocks::{Doc, Zone};
+use super::blocks::Doc;
 use super::text;
 
 /// Words allowed between a measure's name and its score.
@@ -64,10 +64,10 @@ static HADS_SLASH: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) {
-    let prose = doc.masked(&[Zone::Header, Zone::Patient, Zone::Body]);
-    let mut phq9 = first(&PHQ9, &prose, 27);
-    let mut gad7 = first(&GAD7, &prose, 21);
-    for c in SCORE_FIRST.captures_iter(&prose) {
+    let prose = doc.prose.as_str();
+    let mut phq9 = first(&PHQ9, prose, 27);
+    let mut gad7 = first(&GAD7, prose, 21);
+    for c in SCORE_FIRST.captures_iter(prose) {
         let (Some(v), Some(name)) = (c.get(1), c.get(2)) else {
             continue;
         };
@@ -77,7 +77,7 @@ pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) {
             *slot = score(v, if is_phq { 27 } else { 21 });
         }
     }
-    for c in PAIR.captures_iter(&prose) {
+    for c in PAIR.captures_iter(prose) {
         let (Some(n1), Some(v1), Some(v2)) = (c.get(1), c.get(3), c.get(4)) else {
             continue;
         };
@@ -90,7 +90,7 @@ pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) {
         phq9 = score(p, 27).or(phq9);
         gad7 = score(g, 21).or(gad7);
     }
-    let (anxiety, depression) = hads(&prose);
+    let (anxiety, depression) = hads(prose);
     for (field, value) in [
         ("measures.phq9", phq9),
         ("measures.gad7", gad7),

@@ -22,11 +22,10 @@ mod letter;
 mod measures;
 mod names;
 mod patient;
+mod patient_name;
 mod people;
 mod text;
 
-#[cfg(test)]
-mod score;
 #[cfg(test)]
 mod tests;
 
@@ -38,13 +37,16 @@ use crate::domain::Referral;
 /// PDF).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
+    /// First byte of the source text.
     pub start: usize,
+    /// One past the last byte.
     pub end: usize,
 }
 
 /// What the reader found.
 #[derive(Debug, Clone)]
 pub struct Extraction {
+    /// The record as read: values as written, not yet in normal form (`tidy` does that).
     pub record: Referral,
     /// Record field path (`patient.nhs_number`) -> source span.
     pub provenance: BTreeMap<&'static str, Span>,
@@ -68,7 +70,7 @@ pub fn extract(text: &str) -> Extraction {
     clinical::read(&doc, &mut sink);
     measures::read(&doc, &mut sink);
     letter::read_intent(&doc, &mut sink);
-    sink.finish()
+    sink.finish(text.len())
 }
 
 /// Collects the record with its provenance and confidence while the readers run.
@@ -87,7 +89,19 @@ impl Sink {
             .insert(field.to_owned(), confidence.clamp(0.0, 1.0));
     }
 
-    fn finish(mut self) -> Extraction {
+    /// Records how sure the reader is about a field that no one span supports.
+    pub fn assess(&mut self, field: &'static str, confidence: f64) {
+        self.record
+            .confidence
+            .insert(field.to_owned(), confidence.clamp(0.0, 1.0));
+    }
+
+    fn finish(mut self, text_len: usize) -> Extraction {
+        // Spans always lie inside the text, whatever a reader computed.
+        for span in self.provenance.values_mut() {
+            span.end = span.end.min(text_len);
+            span.start = span.start.min(span.end);
+        }
         // Fields that always hold a value (risk_flag, urgency, sex) still need a
         // confidence when nothing was read for them: "not mentioned" is fairly sure.
         for field in ["risk_flag", "urgency", "is_referral"] {

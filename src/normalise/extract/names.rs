@@ -6,6 +6,9 @@
 //! such as "van der" before it). Given names and initials are kept as written; an
 //! initial loses its full stop. Whose name it is, is for the caller to decide.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use super::text::{field_end, soften_caps};
 
 /// A parsed name.
@@ -70,231 +73,31 @@ pub(super) fn title(word: &str) -> Option<&'static str> {
     })
 }
 
-/// Capitalised words that are not names: labels, clinical and organisation words.
-const NOT_NAMES: &[&str] = &[
-    "re",
-    "referral",
-    "refer",
-    "patient",
-    "dear",
-    "thank",
-    "thanks",
-    "clinic",
-    "chronic",
-    "pain",
-    "nhs",
-    "talking",
-    "therapies",
-    "therapy",
-    "hospital",
-    "service",
-    "services",
-    "surgery",
-    "practice",
-    "road",
-    "street",
-    "lane",
-    "avenue",
-    "drive",
-    "close",
-    "way",
-    "date",
-    "consultant",
-    "department",
-    "dept",
-    "team",
-    "the",
-    "this",
-    "she",
-    "he",
-    "her",
-    "his",
-    "they",
-    "i",
-    "we",
-    "mental",
-    "health",
-    "letter",
-    "cbt",
-    "gp",
-    "urgent",
-    "routine",
-    "diagnosis",
-    "diagnoses",
-    "problems",
-    "dob",
-    "name",
-    "address",
-    "tel",
-    "telephone",
-    "mobile",
-    "phone",
-    "email",
-    "ref",
-    "our",
-    "your",
-    "hads",
-    "phq",
-    "gad",
-    "physiotherapy",
-    "rheumatology",
-    "orthopaedic",
-    "orthopaedics",
-    "centre",
-    "center",
-    "medical",
-    "group",
-    "ward",
-    "unit",
-    "trust",
-    "foundation",
-    "university",
-    "county",
-    "district",
-    "general",
-    "royal",
-    "partner",
-    "nurse",
-    "specialist",
-    "physiotherapist",
-    "practitioner",
-    "secretary",
-    "copy",
-    "cc",
-    "yours",
-    "kind",
-    "regards",
-    "best",
-    "wishes",
-    "many",
-    "sincerely",
-    "faithfully",
-    "with",
-    "and",
-    "for",
-    "to",
-    "from",
-    "of",
-    "in",
-    "on",
-    "at",
-    "by",
-    "a",
-    "an",
-    "is",
-    "was",
-    "has",
-    "had",
-    "who",
-    "mrs",
-    "mr",
-    "ms",
-    "miss",
-    "dr",
-    "mobile",
-    "home",
-    "number",
-    "no",
-    "born",
-    "aged",
-    "age",
-    "male",
-    "female",
-    "hosp",
-    "mrn",
-    "fibromyalgia",
-    "low",
-    "mood",
-    "anxiety",
-    "depression",
-    "back",
-    "widespread",
-    "plan",
-    "summary",
-    "clinical",
-    "history",
-    "impression",
-    "assessment",
-    "dictated",
-    "typed",
-    "signed",
-    "registered",
-    "rheumatologist",
-    "surgeon",
-    "physician",
-    "anaesthetist",
-    "lead",
-    "manager",
-    "psychologist",
-    "pharmacist",
-    "sister",
-    "matron",
-    "registrar",
-    "associate",
-    "director",
-    "senior",
-    "advanced",
-    "musculoskeletal",
-    "msk",
-    "spinal",
-    "neurology",
-    // Post-nominal letters after a signatory's name.
-    "mbchb",
-    "mbbs",
-    "mb",
-    "chb",
-    "bm",
-    "bch",
-    "bs",
-    "frcp",
-    "mrcp",
-    "frca",
-    "mrcgp",
-    "frcgp",
-    "bsc",
-    "msc",
-    "phd",
-    "md",
-    "frcs",
-    "mcsp",
-    "rgn",
-    "rn",
-    "rmn",
-    "ma",
-    "ba",
-    "hons",
-    "drcog",
-    "dfsrh",
-    "ffpmrca",
-    "mrcpsych",
-    "frcpsych",
-    "dip",
-    "pgdip",
-    "pgcert",
-    "dphil",
-    "mphil",
-    "frcpch",
-    "mrcs",
-    "frcr",
-    "fficm",
-    "fcem",
-    "frcem",
-    "dm",
-    "mbe",
-    "obe",
-    "cbe",
-    "nmp",
-    "gmc",
-    "hcpc",
-    "nmc",
-    "fmedsci",
-    "facp",
-    "mcsi",
-    "bmbs",
-    "bmedsci",
-    "msc.",
-    "bsc.",
-];
+/// Capitalised words that are not names: labels, clinical and organisation words, and
+/// post-nominal letters after a signatory's name. Words that are also common surnames
+/// (Lane, Street, Ward, Best ...) are left out.
+static NOT_NAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    concat!(
+        "re referral refer patient dear thank thanks clinic chronic pain nhs talking therapies ",
+        "therapy hospital service services surgery practice road avenue date consultant ",
+        "department dept team the this she he her his they i we mental health letter cbt gp ",
+        "urgent routine diagnosis diagnoses problems dob name address tel telephone mobile ",
+        "phone email ref our your hads phq gad physiotherapy rheumatology orthopaedic ",
+        "orthopaedics centre center medical group unit trust foundation university county ",
+        "district nurse specialist physiotherapist practitioner secretary copy cc yours regards ",
+        "wishes sincerely faithfully with and for to from of in on at by a an is was has had ",
+        "who mrs mr ms miss dr number no born aged age male female hosp mrn fibromyalgia mood ",
+        "anxiety depression widespread plan summary clinical history impression assessment ",
+        "dictated typed signed registered rheumatologist surgeon physician anaesthetist ",
+        "psychologist pharmacist registrar musculoskeletal msk spinal neurology mbchb mbbs mb ",
+        "chb bm bch bs frcp mrcp frca mrcgp frcgp bsc msc phd md frcs mcsp rgn rn rmn ma ba ",
+        "hons drcog dfsrh ffpmrca mrcpsych frcpsych dip pgdip pgcert dphil mphil frcpch mrcs ",
+        "frcr fficm fcem frcem dm mbe obe cbe nmp gmc hcpc nmc fmedsci facp mcsi bmbs bmedsci ",
+        "msc. bsc. ",
+    )
+    .split_whitespace()
+    .collect()
+});
 
 /// Lower-case words that may sit inside a family name.
 const PARTICLES: &[&str] = &[
@@ -356,7 +159,7 @@ fn is_name_word(w: &str) -> bool {
         && w.chars()
             .all(|c| c.is_alphabetic() || matches!(c, '\'' | '\u{2019}' | '-' | '.'))
         && !w.contains("..")
-        && !NOT_NAMES.contains(&w.trim_end_matches('.').to_lowercase().as_str())
+        && !NOT_NAMES.contains(w.trim_end_matches('.').to_lowercase().as_str())
 }
 
 fn is_caps(w: &str) -> bool {
@@ -392,11 +195,18 @@ pub(super) fn parse(s: &str, surname_first: bool) -> Option<PersonName> {
     let mut comma_after_first = false;
     while let Some(t) = toks.get(i) {
         let w = core(t.raw);
-        if t.raw.starts_with('(') {
-            // "(Mrs)" after the name gives the title.
-            if let Some(tt) = title(w) {
+        if t.raw.starts_with('(') || t.raw.starts_with(['"', '\u{201c}', '\'']) {
+            // "(Mrs)" after the name gives the title; "(Bob)" or "Bob" in quotes is a
+            // name the patient goes by, not one of their names.
+            if let Some(tt) = title(w).filter(|_| t.raw.starts_with('(')) {
                 name_title.get_or_insert_with(|| tt.to_owned());
                 end = t.end;
+                break;
+            }
+            let closed = t.raw.ends_with([')', '"', '\u{201d}', '\'']) && t.raw.chars().count() > 2;
+            if closed && is_name_word(w) && !words.is_empty() {
+                i += 1;
+                continue;
             }
             break;
         }
@@ -559,6 +369,18 @@ mod tests {
         assert_eq!(
             p("Mr Dean FOSTER, DOB 25/05/1973"),
             (Some("Mr".into()), v(&["Dean"]), "Foster".into())
+        );
+    }
+
+    #[test]
+    fn a_nickname_in_brackets_or_quotes_is_not_a_given_name() {
+        assert_eq!(
+            p("Mr Francis (Frank) McALLISTER, DOB"),
+            (Some("Mr".into()), v(&["Francis"]), "McALLISTER".into())
+        );
+        assert_eq!(
+            p("Mr Robert \"Bob\" Smith"),
+            (Some("Mr".into()), v(&["Robert"]), "Smith".into())
         );
     }
 

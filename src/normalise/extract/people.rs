@@ -44,7 +44,7 @@ static ON_BEHALF: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static REFERRER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:referrer|referring\s+(?:clinician|doctor|gp|practitioner)|referred\s+by|from|clinician|author)\s*(?:name)?\s*[:\-]\s*")
+    Regex::new(r"(?i)^\s*(?:referrer|referring\s+(?:clinician|doctor|gp|practitioner)|referred\s+by|from|clinician|author|dictated\s+by)\s*(?:name)?\s*[:\-]\s*")
         .expect("static pattern compiles")
 });
 
@@ -185,7 +185,7 @@ fn referrer(doc: &Doc<'_>, sink: &mut Sink) -> Option<PersonName> {
     // "Dr Bethany Lowther, GP" / "Jo Pengelly (Physiotherapist, HCPC PH087716)"; not
     // post-nominal letters ("FRCS (Tr & Orth)").
     let rest = s.rest.trim_start();
-    if rest.starts_with([',', '(']) || ROLE_WORD.is_match(rest) {
+    if rest.starts_with([',', '(', '-', '\u{2013}']) || ROLE_WORD.is_match(rest) {
         let at = s.end + text::offset_in(s.rest, rest);
         split_role(rest, at, &mut role, &mut org);
     }
@@ -243,7 +243,9 @@ fn split_role(t: &str, at: usize, role: &mut Found, org: &mut Found) {
     let line = &t[..field_end(t)];
     let cut = PROF_ID.find(line).map_or(line.len(), |m| m.start());
     let t = line[..cut].trim_end().trim_end_matches([',', '(', ' ']);
-    let t = t.trim_start_matches([',', '(', ' ']).trim_end_matches(')');
+    let t = t
+        .trim_start_matches([',', '(', ' ', '-', '\u{2013}'])
+        .trim_end_matches(')');
     let at = at + text::offset_in(line, t);
     if let Some((first, second)) = t.split_once(',')
         && ORG_NOUN.is_match(second)
@@ -270,12 +272,15 @@ pub(super) fn clean_org(s: &str) -> String {
         .iter()
         .find_map(|p| s.strip_prefix(p))
         .unwrap_or(s);
-    if let Some((head, tail)) = s.rsplit_once(',')
-        && ORG_NOUN.is_match(head)
-        && !ORG_NOUN.is_match(tail)
-        && text::word_count(tail) <= 3
-    {
-        return trim_phrase(head).to_owned();
+    // Drop trailing address parts ("The Surgery, 1 Main Street, Keswick CA12 5AA") while
+    // what is left still names an organisation.
+    let mut s = s;
+    while let Some((head, tail)) = s.rsplit_once(',') {
+        let address = tail.chars().any(|c| c.is_ascii_digit()) || text::word_count(tail) <= 3;
+        if !(ORG_NOUN.is_match(head) && !ORG_NOUN.is_match(tail) && address) {
+            break;
+        }
+        s = trim_phrase(head);
     }
     s.to_owned()
 }
@@ -289,8 +294,10 @@ pub(super) fn letterhead_org(doc: &Doc<'_>) -> Found {
         if LETTERHEAD_NOISE.is_match(t) || t.len() < 3 {
             continue;
         }
+        // "From: Physiotherapy Outpatients, ..." names the sender after its label.
+        let t = t.strip_prefix("From:").map_or(t, str::trim_start);
         let v = &t[..field_end(t)];
-        let at = line.start + line.indent();
+        let at = line.start + text::offset_in(line.text, v);
         return Some((clean_org(v), at, at + v.len()));
     }
     None
