@@ -13,11 +13,11 @@ import zipfile
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
-def pdf(lines, lines_per_page=40):
+def pdf(lines, lines_per_page=60, pages=None):
     def esc(s):
         return s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
-    pages = [lines[i:i + lines_per_page] for i in range(0, len(lines), lines_per_page)] or [[]]
+    pages = pages or [lines[i:i + lines_per_page] for i in range(0, len(lines), lines_per_page)] or [[]]
     objs = [b"<< /Type /Catalog /Pages 2 0 R >>"]
     kids = " ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages)))
     objs.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
@@ -97,5 +97,15 @@ def main(names):
             f.write(to_html(lines))
 
 
+def two_page():
+    """A two-page letter for the benchmark: L14 continues onto a second page."""
+    with open(os.path.join(ROOT, "fixtures", "letters", "L14.txt"), encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    half = len(lines) // 2
+    with open(os.path.join(ROOT, "fixtures", "letters", "formats", "two-page.pdf"), "wb") as f:
+        f.write(pdf(None, pages=[lines[:half], lines[half:]]))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["F01"])
+    main(sys.argv[1:] or ["F01", "F07"])
+    two_page()
