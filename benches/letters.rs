@@ -30,10 +30,25 @@ fn main() -> anyhow::Result<()> {
     }
     let two_page = std::fs::read(root.join("formats/two-page.pdf")).ok();
     println!("refgate letter benchmark (release, one thread)");
-    report("text letter", &texts, Format::Letter(DocumentKind::Text), today);
-    report("PDF letter", &pdfs, Format::Letter(DocumentKind::Pdf), today);
+    report(
+        "text letter",
+        &texts,
+        Format::Letter(DocumentKind::Text),
+        today,
+    );
+    report(
+        "PDF letter",
+        &pdfs,
+        Format::Letter(DocumentKind::Pdf),
+        today,
+    );
     if let Some(pdf) = two_page {
-        report("two-page PDF", &[pdf], Format::Letter(DocumentKind::Pdf), today);
+        report(
+            "two-page PDF",
+            &[pdf],
+            Format::Letter(DocumentKind::Pdf),
+            today,
+        );
     }
     Ok(())
 }
