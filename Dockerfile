@@ -9,6 +9,7 @@ COPY schemas ./schemas
 # Cargo reads every declared target when it loads the manifest, the bench included.
 COPY benches ./benches
 COPY fixtures ./fixtures
+COPY fuzz ./fuzz
 RUN cargo build --release --locked --bin refgate
 
 FROM debian:bookworm-slim
