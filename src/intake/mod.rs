@@ -171,8 +171,7 @@ pub async fn accept(ctx: &IntakeContext, raw: RawSubmission) -> Result<Receipt, 
 /// says "a letter" (the content says which kind, since senders mislabel) and
 /// `application/octet-stream` means "look at the content".
 fn format_of(raw: &RawSubmission) -> Option<Format> {
-    let essence = raw.media_type.split(';').next().unwrap_or_default().trim();
-    if essence.eq_ignore_ascii_case("application/octet-stream") {
+    if normalise::document::essence(&raw.media_type) == "application/octet-stream" {
         return Format::detect(&raw.body).ok();
     }
     match Format::from_media_type(&raw.media_type)? {

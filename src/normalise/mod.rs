@@ -42,13 +42,7 @@ pub enum Format {
 impl Format {
     /// The format for a media type (parameters such as `; charset=utf-8` ignored).
     pub fn from_media_type(media_type: &str) -> Option<Format> {
-        let essence = media_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
+        match document::essence(media_type).as_str() {
             "application/fhir+json" | "application/json+fhir" => Some(Format::Fhir),
             "application/json" => Some(Format::Flat),
             other => DocumentKind::from_media_type(other).map(Format::Letter),

@@ -54,13 +54,7 @@ impl DocumentKind {
     /// The kind for a declared media type (parameters such as `; charset=` ignored,
     /// case-insensitive). Callers should still prefer [`sniff`]: senders mislabel.
     pub fn from_media_type(media_type: &str) -> Option<Self> {
-        let essence = media_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
+        match essence(media_type).as_str() {
             "text/plain" => Some(DocumentKind::Text),
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => {
                 Some(DocumentKind::Docx)
@@ -82,6 +76,17 @@ impl DocumentKind {
             DocumentKind::Html => "html",
         }
     }
+}
+
+/// A media type without its parameters, lower case: `Text/Plain; charset=UTF-8` →
+/// `text/plain`.
+pub fn essence(media_type: &str) -> String {
+    media_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Bounds on what one document may cost. Every parser checks them as it goes, so a
