@@ -1,12 +1,13 @@
-//! Fuzzing the letter path on stable Rust: a mutational fuzzer over the corpus in
-//! `fuzz/corpus/` (cargo-fuzz needs a nightly toolchain, which this project does not
-//! use). Targets: `document` (bytes → text, every format, through `Format::detect`)
-//! and `extract` (text → record). Each mutated input must come back as a result,
-//! never a panic, within the time bound.
+//! Fuzzing the letter path on stable Rust (cargo-fuzz needs a nightly toolchain, which
+//! this project does not use): a mutational fuzzer seeded with the fixtures and the
+//! inputs kept in `fuzz/corpus/`. Targets: `document` (bytes → text, every format,
+//! through `Format::detect`) and `extract` (text → record). Each mutated input must come
+//! back as a result, never a panic, within the time bound.
 //!
 //! It runs in the test command with a short budget. For a long run:
 //! `FUZZ_SECONDS=600 cargo test --release --test fuzz`. An input that fails is written
-//! to `fuzz/crashes/` and the run fails naming it; fix it, then add it to the corpus.
+//! to `fuzz/crashes/` and the run fails naming it; fix it, then keep it in
+//! `fuzz/corpus/<target>/`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -87,20 +88,34 @@ fn mutate(rng: &mut Rng, seed: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
     data
 }
 
+/// The seeds for a target: the fixtures themselves (every format of letter, the
+/// structured submissions) plus `fuzz/corpus/<target>/`, where inputs that once failed
+/// are kept so they are tried on every run.
 fn corpus(target: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let seeds: &[&str] = match target {
+        "document" => &[
+            "fixtures/letters/formats",
+            "fixtures/json",
+            "fixtures/letters",
+        ],
+        _ => &["fixtures/letters"],
+    };
+    let mut files: Vec<PathBuf> = seeds
+        .iter()
+        .map(|d| root.join(d))
+        .chain([root.join("fuzz/corpus").join(target)])
+        .flat_map(|dir| std::fs::read_dir(dir).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
 }
 
 fn run(target: &str, budget: Duration, seed: u64, one: impl Fn(&[u8])) -> usize {
     let corpus = corpus(target);
-    assert!(!corpus.is_empty(), "fuzz/corpus/{target} is empty");
+    assert!(!corpus.is_empty(), "no seeds for {target}");
     let mut rng = Rng(seed | 1);
     let deadline = Instant::now() + budget;
     let mut runs = 0;
