@@ -30,6 +30,60 @@ pub struct Settings {
     /// Folders whose files are taken in as submissions from one organisation.
     #[serde(default)]
     pub drop_folders: Vec<DropFolderSettings>,
+    /// Inbound email: the SMTP listener for referral addresses. Absent: no listener.
+    #[serde(default)]
+    pub smtp: Option<SmtpSettings>,
+    /// Outbound email through a relay: replies to senders, status notifications and
+    /// delivery to email-only providers. Absent: nothing is emailed.
+    #[serde(default)]
+    pub mail: Option<MailSettings>,
+}
+
+/// The inbound SMTP listener (STARTTLS with the server certificate of `[tls]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub listen: SocketAddr,
+    /// The name in the greeting and EHLO reply.
+    #[serde(default = "default_smtp_hostname")]
+    pub hostname: String,
+    /// The only valid recipients; anything else is relaying and refused.
+    pub referral_addresses: Vec<String>,
+    /// Largest message accepted (advertised with SIZE, enforced while reading DATA).
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: usize,
+    /// Open SMTP connections at once, in all.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Open SMTP connections at once from one IP address.
+    #[serde(default = "default_max_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// How long a client may take to send one command.
+    #[serde(default = "default_command_timeout")]
+    pub command_timeout_secs: u64,
+    /// How long a client may take to send a whole message after DATA.
+    #[serde(default = "default_data_timeout")]
+    pub data_timeout_secs: u64,
+}
+
+/// The relay outbound mail goes through, always with STARTTLS.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub relay_host: String,
+    #[serde(default = "default_relay_port")]
+    pub relay_port: u16,
+    /// The From address of every message refgate sends.
+    pub from: String,
+    /// An extra CA to trust for the relay's certificate (the development CA in the demo).
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// Tell referrers by email when a provider accepts, rejects, books or completes.
+    #[serde(default = "default_true")]
+    pub notify_status: bool,
+    /// Attempts before an outgoing message is given up (and an operator alerted).
+    #[serde(default = "default_mail_attempts")]
+    pub max_attempts: u32,
 }
 
 /// A watched folder: a clinic system's print-to-file or hybrid-mail export writes
@@ -129,6 +183,30 @@ pub struct Organisation {
     pub role: Role,
     /// The PEM certificate this organisation presents in mutual TLS.
     pub client_cert: PathBuf,
+    /// Referrers: who may email referrals for this organisation, each a full address
+    /// (`msk.secretary@nhs.net`) or a whole domain (`@rcb.nhs.uk`).
+    #[serde(default)]
+    pub email_senders: Vec<String>,
+    /// Where status notifications go for referrals that did not arrive by email.
+    #[serde(default)]
+    pub notify_email: Option<String>,
+    /// Providers: how referrals reach them.
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Providers with `delivery = "email"`: the address referrals are sent to.
+    #[serde(default)]
+    pub delivery_email: Option<String>,
+}
+
+/// How a provider receives referrals.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// It lists, downloads and acknowledges them (`/inbox`).
+    #[default]
+    Inbox,
+    /// Each is emailed to `delivery_email` (summary and original document).
+    Email,
 }
 
 /// What an organisation may do.
@@ -201,6 +279,33 @@ fn default_public_url() -> String {
 fn default_log_filter() -> String {
     "info".to_owned()
 }
+fn default_smtp_hostname() -> String {
+    "localhost".to_owned()
+}
+fn default_max_message() -> usize {
+    25 * 1024 * 1024
+}
+fn default_max_connections() -> usize {
+    256
+}
+fn default_max_per_ip() -> usize {
+    16
+}
+fn default_command_timeout() -> u64 {
+    60
+}
+fn default_data_timeout() -> u64 {
+    300
+}
+fn default_relay_port() -> u16 {
+    587
+}
+fn default_true() -> bool {
+    true
+}
+fn default_mail_attempts() -> u32 {
+    10
+}
 
 /// A configuration that cannot be used. Each message names the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +368,9 @@ impl Settings {
         }
         for folder in &mut self.drop_folders {
             fix(&mut folder.path);
+        }
+        if let Some(ca) = self.mail.as_mut().and_then(|m| m.ca.as_mut()) {
+            fix(ca);
         }
     }
 
@@ -346,6 +454,7 @@ impl Settings {
                 );
             }
         }
+        self.validate_email()?;
         if self.server.max_body_bytes == 0 {
             return invalid(
                 "server.max_body_bytes".into(),
@@ -353,6 +462,91 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    fn validate_email(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        if let Some(smtp) = &self.smtp {
+            if smtp.referral_addresses.is_empty() {
+                return invalid("smtp.referral_addresses".into(), "at least one is needed");
+            }
+            for (i, a) in smtp.referral_addresses.iter().enumerate() {
+                if !is_address(a) {
+                    return invalid(
+                        format!("smtp.referral_addresses[{i}]"),
+                        "not an email address",
+                    );
+                }
+            }
+            if smtp.max_message_bytes == 0 || smtp.max_connections == 0 {
+                return invalid("smtp".into(), "limits must be greater than 0");
+            }
+        }
+        if let Some(mail) = &self.mail {
+            if !is_address(&mail.from) {
+                return invalid("mail.from".into(), "not an email address");
+            }
+            if mail.ca.as_ref().is_some_and(|ca| !ca.is_file()) {
+                return invalid("mail.ca".into(), "file not found");
+            }
+        }
+        let mut claimed = HashSet::new();
+        for (i, org) in self.organisations.iter().enumerate() {
+            if !org.email_senders.is_empty() && org.role != Role::Referrer {
+                return invalid(
+                    format!("organisations[{i}].email_senders"),
+                    "only referrers send referrals",
+                );
+            }
+            for (j, sender) in org.email_senders.iter().enumerate() {
+                let key = format!("organisations[{i}].email_senders[{j}]");
+                let domain = sender.strip_prefix('@');
+                if !domain.map_or(is_address(sender), |d| d.contains('.') && !d.contains('@')) {
+                    return invalid(key, "neither an address nor @domain");
+                }
+                if !claimed.insert(sender.to_ascii_lowercase()) {
+                    return invalid(key, "already allowed for another organisation");
+                }
+            }
+            if org.notify_email.as_deref().is_some_and(|a| !is_address(a)) {
+                return invalid(
+                    format!("organisations[{i}].notify_email"),
+                    "not an email address",
+                );
+            }
+            if org.delivery == Delivery::Email {
+                let key = format!("organisations[{i}].delivery");
+                if org.role != Role::Provider {
+                    return invalid(key, "only providers receive referrals");
+                }
+                if !org.delivery_email.as_deref().is_some_and(is_address) {
+                    return invalid(key, "email delivery needs delivery_email (an address)");
+                }
+                if self.mail.is_none() {
+                    return invalid(key, "email delivery needs the [mail] relay");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The referrer allowed to send from `address`: an exact address entry wins over a
+    /// domain entry. Case-insensitive, as mail systems treat addresses in practice.
+    pub fn sender_organisation(&self, address: &str) -> Option<&Organisation> {
+        let address = address.trim().to_ascii_lowercase();
+        let domain = address.rsplit_once('@').map(|(_, d)| format!("@{d}"))?;
+        let allows = |want: &str| {
+            self.organisations.iter().find(|o| {
+                o.role == Role::Referrer
+                    && o.email_senders.iter().any(|s| s.eq_ignore_ascii_case(want))
+            })
+        };
+        allows(&address).or_else(|| allows(&domain))
     }
 
     /// The organisation with this id, if configured.
@@ -363,6 +557,21 @@ impl Settings {
     fn provider(&self, id: &OrgId) -> Option<&Organisation> {
         self.organisation(id).filter(|o| o.role == Role::Provider)
     }
+}
+
+/// A plausible single address (`local@domain.tld`): no spaces, angle brackets or line
+/// breaks, which also keeps configured addresses out of header injection.
+pub fn is_address(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | ',' | ';' | '"'))
+        && !domain.contains('@')
 }
 
 /// `REFGATE__SERVER__LISTEN=x` sets `server.listen`. Values are read as TOML when they
@@ -413,5 +622,22 @@ mod tests {
         assert_eq!(t["server"]["listen"].as_str(), Some("0.0.0.0:9443"));
         assert_eq!(t["server"]["workers"].as_integer(), Some(4));
         assert!(!t.contains_key("other"));
+    }
+
+    #[test]
+    fn addresses_are_single_plain_addresses() {
+        assert!(is_address("msk.secretary@nhs.net"));
+        for bad in [
+            "",
+            "nhs.net",
+            "@nhs.net",
+            "a@b",
+            "a b@nhs.net",
+            "a@nhs.net\r\nBcc: x@y.z",
+            "<a@nhs.net>",
+            "a@b.c,d@e.f",
+        ] {
+            assert!(!is_address(bad), "{bad:?}");
+        }
     }
 }

@@ -7,8 +7,8 @@ use actix_web::dev::ServerHandle;
 use awc::http::StatusCode;
 use refgate::app::App;
 use refgate::config::{
-    KeySettings, LogSettings, Organisation, Role, Route, RoutingSettings, ServerSettings, Settings,
-    StoreSettings, TlsSettings,
+    Delivery, KeySettings, LogSettings, Organisation, Role, Route, RoutingSettings, ServerSettings,
+    Settings, StoreSettings, TlsSettings,
 };
 use refgate::domain::OrgId;
 use refgate::init::{PkiPaths, write_dev_pki};
@@ -81,6 +81,10 @@ pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
         name: format!("{id} test organisation"),
         role,
         client_cert: pki.orgs[&OrgId::parse(id).unwrap()].0.clone(),
+        email_senders: vec![],
+        notify_email: None,
+        delivery: Delivery::Inbox,
+        delivery_email: None,
     };
     Settings {
         server: ServerSettings {
@@ -116,6 +120,8 @@ pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
             }],
         },
         drop_folders: vec![],
+        smtp: None,
+        mail: None,
     }
 }
 
