@@ -59,6 +59,8 @@ struct DemoOrg {
     name: &'static str,
     role: &'static str,
     note: &'static str,
+    /// Further settings lines for this organisation.
+    extra: &'static str,
 }
 
 const DEMO_ORGS: [DemoOrg; 5] = [
@@ -66,31 +68,36 @@ const DEMO_ORGS: [DemoOrg; 5] = [
         id: "RCB55",
         name: "Harrogate District Rheumatology (MSK)",
         role: "referrer",
-        note: "An MSK clinic that refers patients with chronic pain.",
+        note: "An MSK clinic that refers patients with chronic pain. Its secretaries may\n# also email letters to the referral address (see [smtp]).",
+        extra: "email_senders = [\"@example.nhs.uk\"]\n",
     },
     DemoOrg {
         id: "B82005",
         name: "Otley Road Surgery",
         role: "referrer",
         note: "A GP practice.",
+        extra: "",
     },
     DemoOrg {
         id: "TTNORTH",
         name: "Talking Therapies North",
         role: "provider",
         note: "The default provider (see [routing]).",
+        extra: "",
     },
     DemoOrg {
         id: "TTWEST",
         name: "Talking Therapies West",
         role: "provider",
         note: "Receives what the routes below send it.",
+        extra: "",
     },
     DemoOrg {
         id: "OPS",
         name: "Gateway operations",
         role: "operator",
         note: "The team running this gateway.",
+        extra: "",
     },
 ];
 
@@ -503,8 +510,9 @@ fn demo_config() -> String {
     let mut orgs = String::new();
     for o in &DEMO_ORGS {
         orgs.push_str(&format!(
-            "\n# {note}\n[[organisations]]\nid = \"{id}\"\nname = \"{name}\"\nrole = \"{role}\"\nclient_cert = \"certs/orgs/{id}.pem\"\n",
+            "\n# {note}\n[[organisations]]\nid = \"{id}\"\nname = \"{name}\"\nrole = \"{role}\"\nclient_cert = \"certs/orgs/{id}.pem\"\n{extra}",
             note = o.note,
+            extra = o.extra,
             id = o.id,
             name = o.name,
             role = o.role,
@@ -596,6 +604,33 @@ postcode_prefixes = ["LS"]
 # path = "drop/RCB55"
 # poll_interval_ms = 1000
 # settle_ms = 2000
+
+# Inbound email. Referrers email the letter as they do today, to a referral address;
+# STARTTLS (with the [tls] server certificate) is required before MAIL, only the
+# addresses below are accepted as recipients (no relaying), and only senders listed
+# in an organisation's email_senders (an address, or "@domain" for a whole domain).
+# A message is answered 250 only once it is stored; it is then read like any letter.
+[smtp]
+listen = "127.0.0.1:2525"
+hostname = "localhost"
+referral_addresses = ["referrals@refgate.localhost"]
+# Larger messages are refused (advertised with SIZE, enforced while reading).
+max_message_bytes = 26214400
+max_connections = 256
+max_connections_per_ip = 16
+command_timeout_secs = 60
+data_timeout_secs = 300
+
+# Outbound email through your relay (STARTTLS required): acknowledgements to people
+# who emailed a referral, status notifications, and delivery to providers configured
+# with delivery = "email". Without this section nothing is emailed.
+# [mail]
+# relay_host = "smtp.example.nhs.uk"
+# relay_port = 587
+# from = "refgate@example.nhs.uk"
+# ca = "certs/ca.pem"        # an extra CA to trust for the relay (optional)
+# notify_status = true
+# max_attempts = 10
 "#;
 
 #[cfg(test)]
@@ -643,6 +678,15 @@ mod tests {
         assert_eq!(role("B82005"), Role::Referrer);
         assert_eq!(role("TTNORTH"), Role::Provider);
         assert_eq!(role("TTWEST"), Role::Provider);
+        // Email: the listener is on, the demo clinic's secretaries may send to it (an
+        // exact address or any address of the domain), nobody else may.
+        let smtp = settings.smtp.as_ref().unwrap();
+        assert_eq!(smtp.referral_addresses, ["referrals@refgate.localhost"]);
+        let sender = |a: &str| settings.sender_organisation(a).map(|o| o.id.as_str());
+        assert_eq!(sender("Jane.Morley@EXAMPLE.nhs.uk"), Some("RCB55"));
+        assert_eq!(sender("someone@elsewhere.nhs.uk"), None);
+        assert_eq!(sender("example.nhs.uk"), None);
+        assert!(settings.mail.is_none());
         assert_eq!(role("OPS"), Role::Operator);
         assert_eq!(
             settings.organisation(&org("RCB55")).unwrap().name,
