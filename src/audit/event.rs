@@ -31,6 +31,10 @@ pub enum Action {
     ReviewReleased,
     /// An operator rejected a referral held for review.
     ReviewRejected,
+    /// A referral was sent to an email-only provider (queued in the outbox).
+    EmailDelivery,
+    /// An outgoing email was given up (refused by the relay or too many attempts).
+    MailGivenUp,
 }
 
 impl Action {
@@ -48,6 +52,8 @@ impl Action {
             Action::ReviewCorrected => "review-corrected",
             Action::ReviewReleased => "review-released",
             Action::ReviewRejected => "review-rejected",
+            Action::EmailDelivery => "email-delivery",
+            Action::MailGivenUp => "mail-given-up",
         }
     }
 }

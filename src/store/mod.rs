@@ -148,6 +148,98 @@ pub struct InboxEntry {
     pub received_at: DateTime<Utc>,
 }
 
+/// An outgoing email, sealed, ready for the outbox.
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    /// Chosen by the caller from what the mail is about, so queuing the same mail
+    /// again (after a crash) is a no-op.
+    pub id: uuid::Uuid,
+    pub kind: MailKind,
+    /// The referral it is about, if any (audit and operators).
+    pub referral_id: Option<ReferralId>,
+    pub queued_at: DateTime<Utc>,
+    /// The envelope and RFC 5322 bytes, sealed with context `outbox/<id>`.
+    pub sealed: Vec<u8>,
+}
+
+/// What an outgoing email is for. Labels metrics and audit details; says nothing of content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    /// The reply to a referrer who emailed a referral.
+    Acknowledgement,
+    /// A later change of a referral's state, told to its referrer.
+    StatusNotification,
+    /// A referral sent to an email-only provider.
+    Delivery,
+}
+
+impl MailKind {
+    /// The name stored and used as a label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::Acknowledgement => "ack",
+            MailKind::StatusNotification => "status",
+            MailKind::Delivery => "delivery",
+        }
+    }
+
+    /// The inverse of [`MailKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ack" => Some(MailKind::Acknowledgement),
+            "status" => Some(MailKind::StatusNotification),
+            "delivery" => Some(MailKind::Delivery),
+            _ => None,
+        }
+    }
+}
+
+/// A queued email whose next attempt is due.
+#[derive(Debug, Clone)]
+pub struct DueMail {
+    pub id: uuid::Uuid,
+    pub kind: MailKind,
+    pub referral_id: Option<ReferralId>,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub sealed: Vec<u8>,
+}
+
+/// Where an outgoing email stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailState {
+    Pending,
+    Sent,
+    GivenUp,
+}
+
+/// The outbox entry's state, for operators and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailStatus {
+    pub state: MailState,
+    pub attempts: u32,
+    /// A failure class (`transient`, `permanent`, ...), never server text.
+    pub last_error: Option<String>,
+}
+
+/// The result of one attempt to send a queued email.
+#[derive(Debug, Clone)]
+pub enum MailAttempt {
+    /// The relay took it.
+    Sent { at: DateTime<Utc> },
+    /// It failed for now; try again at `next_at`.
+    Retry {
+        at: DateTime<Utc>,
+        next_at: DateTime<Utc>,
+        error: &'static str,
+    },
+    /// It will not be sent: a permanent refusal or too many attempts. Audited.
+    GiveUp {
+        at: DateTime<Utc>,
+        error: &'static str,
+    },
+}
+
 /// The store's operations. Object-safe: the app holds an `Arc<dyn Store>`.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
@@ -212,4 +304,70 @@ pub trait Store: Send + Sync {
 
     /// Finishes pending writes and closes the database.
     async fn close(&self);
+    /// Queues an outgoing email. Queuing an id already in the outbox changes nothing
+    /// (whatever its state), so a crash between building and recording never sends twice.
+    /// Returns whether it was newly queued.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn queue_mail(&self, mail: OutgoingMail) -> Result<bool, StoreError>;
+
+    /// Pending emails whose next attempt is due at `now`, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn due_mail(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueMail>, StoreError>;
+
+    /// When the earliest pending email is due, if any is pending.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn next_mail_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Records the result of an attempt. Only a pending email changes: one marked sent
+    /// is never made pending again. Giving up appends an audit event in the same
+    /// transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when no such email is pending.
+    async fn record_mail_attempt(
+        &self,
+        id: uuid::Uuid,
+        attempt: MailAttempt,
+    ) -> Result<(), StoreError>;
+
+    /// The outbox entry's state.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`].
+    async fn mail_status(&self, id: uuid::Uuid) -> Result<MailStatus, StoreError>;
+
+    /// Keeps where a referral's status notifications go (the sealed address of the
+    /// person who emailed it). The first address kept for a referral stays.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn remember_reply_address(
+        &self,
+        referral: ReferralId,
+        sealed: Vec<u8>,
+    ) -> Result<(), StoreError>;
+
+    /// The sealed reply address kept for a referral, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn reply_address(&self, referral: ReferralId) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// As [`Store::change_status`], and queues `mail` in the same transaction when the
+    /// state actually changes: a notification or an email delivery is never lost
+    /// after the change is committed, nor sent for a change that failed.
+    ///
+    /// # Errors
+    /// As [`Store::change_status`].
+    async fn change_status_with_mail(
+        &self,
+        change: StatusChange,
+        mail: Option<OutgoingMail>,
+    ) -> Result<ReferralSummary, StoreError>;
 }

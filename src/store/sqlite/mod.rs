@@ -11,6 +11,7 @@
 
 mod accept;
 mod migrate;
+mod outbox;
 mod read;
 mod writer;
 
@@ -27,8 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Accepted, InboxEntry, NewReferral, ReferralSummary, ReviewDecision, StatusChange, Store,
-    StoreError, StoredReferral,
+    Accepted, DueMail, InboxEntry, MailAttempt, MailStatus, NewReferral, OutgoingMail,
+    ReferralSummary, ReviewDecision, StatusChange, Store, StoreError, StoredReferral,
 };
 use crate::audit::{AuditDraft, AuditEvent};
 use crate::domain::{OrgId, ReferralId, State};
@@ -201,6 +202,55 @@ impl Store for SqliteStore {
             let _ = handle.await;
         }
         self.reads.close().await;
+    }
+    async fn queue_mail(&self, mail: OutgoingMail) -> Result<bool, StoreError> {
+        self.submit(|reply| writer::Job::Outbox(outbox::Job::Queue(mail, reply)))
+            .await
+    }
+
+    async fn due_mail(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueMail>, StoreError> {
+        outbox::due(&self.reads, now, limit).await
+    }
+
+    async fn next_mail_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        outbox::next_due(&self.reads).await
+    }
+
+    async fn record_mail_attempt(
+        &self,
+        id: uuid::Uuid,
+        attempt: MailAttempt,
+    ) -> Result<(), StoreError> {
+        self.submit(|reply| writer::Job::Outbox(outbox::Job::Attempt(id, attempt, reply)))
+            .await
+    }
+
+    async fn mail_status(&self, id: uuid::Uuid) -> Result<MailStatus, StoreError> {
+        outbox::status(&self.reads, id).await
+    }
+
+    async fn remember_reply_address(
+        &self,
+        referral: ReferralId,
+        sealed: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        self.submit(|reply| writer::Job::Outbox(outbox::Job::Remember(referral, sealed, reply)))
+            .await
+    }
+
+    async fn reply_address(&self, referral: ReferralId) -> Result<Option<Vec<u8>>, StoreError> {
+        outbox::reply_address(&self.reads, referral).await
+    }
+
+    async fn change_status_with_mail(
+        &self,
+        change: StatusChange,
+        mail: Option<OutgoingMail>,
+    ) -> Result<ReferralSummary, StoreError> {
+        self.submit(|reply| {
+            writer::Job::Outbox(outbox::Job::StatusWithMail(Box::new((change, mail)), reply))
+        })
+        .await
     }
 }
 

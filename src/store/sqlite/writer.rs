@@ -26,6 +26,7 @@ pub(super) enum Job {
     Audit(AuditDraft, Reply<()>),
     Status(StatusChange, Reply<ReferralSummary>),
     Review(ReviewDecision, Reply<ReferralSummary>),
+    Outbox(super::outbox::Job),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -34,6 +35,7 @@ enum Pending {
     Accept(Reply<Accepted>, Result<Accepted, StoreError>),
     Audit(Reply<()>, Result<(), StoreError>),
     Status(Reply<ReferralSummary>, Result<ReferralSummary, StoreError>),
+    Outbox(super::outbox::Done),
 }
 
 impl Pending {
@@ -49,6 +51,7 @@ impl Pending {
             Pending::Accept(tx, r) => drop(tx.send(out(r, committed))),
             Pending::Audit(tx, r) => drop(tx.send(out(r, committed))),
             Pending::Status(tx, r) => drop(tx.send(out(r, committed))),
+            Pending::Outbox(done) => done.send(committed),
         }
     }
 }
@@ -198,6 +201,9 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
                 .await;
                 pending.push(Pending::Status(tx, r));
             }
+            Job::Outbox(job) => {
+                pending.push(Pending::Outbox(super::outbox::apply(conn, head, job).await));
+            }
             Job::Shutdown(_) => {}
         }
     }
@@ -217,7 +223,7 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
 
 /// Runs one operation in its own savepoint: if it fails, its writes and its audit
 /// events are undone and the chain head goes back, leaving the rest of the batch intact.
-async fn in_savepoint<T>(
+pub(super) async fn in_savepoint<T>(
     conn: &mut SqliteConnection,
     head: &mut ChainHead,
     op: impl AsyncFnOnce(&mut SqliteConnection, &mut ChainHead) -> Result<T, StoreError>,
@@ -281,12 +287,13 @@ fn fail(job: Job) -> Option<Pending> {
         Job::Accept(_, tx) => Some(Pending::Accept(tx, e())),
         Job::Audit(_, tx) => Some(Pending::Audit(tx, e())),
         Job::Status(_, tx) | Job::Review(_, tx) => Some(Pending::Status(tx, e())),
+        Job::Outbox(job) => Some(Pending::Outbox(job.fail())),
         Job::Shutdown(_) => None,
     }
 }
 
 /// Appends one chained audit event and advances the head.
-async fn append(
+pub(super) async fn append(
     conn: &mut SqliteConnection,
     head: &mut ChainHead,
     draft: &AuditDraft,
@@ -453,7 +460,7 @@ async fn decide_review(
     Ok(summary)
 }
 
-async fn change_status(
+pub(super) async fn change_status(
     conn: &mut SqliteConnection,
     head: &mut ChainHead,
     change: &StatusChange,
