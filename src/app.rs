@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::crypto::DataKeys;
 use crate::deliver::DeliverContext;
+use crate::deliver::mailer::{self, MailContext};
 use crate::intake::IntakeContext;
 use crate::intake::drop_folder::DropFolder;
 use crate::route::Router;
@@ -31,7 +32,8 @@ pub struct App {
     port: u16,
     server: Server,
     store: Arc<dyn Store>,
-    /// Pull channels (drop folders): stopped after the server, before the store closes.
+    /// Pull channels (drop folders) and the outbox worker: stopped after the server,
+    /// before the store closes.
     channels: Vec<tokio::task::JoinHandle<()>>,
     stop_channels: CancellationToken,
 }
@@ -75,6 +77,11 @@ impl App {
             channels.push(tokio::spawn(
                 folder.run(state.intake.clone(), stop_channels.clone()),
             ));
+        }
+        // The outbox worker: replies, notifications and email delivery. Stopped with
+        // the channels, before the store closes; queued mail waits in the store.
+        if let Some(mail) = state.deliver.mail.clone() {
+            channels.push(tokio::spawn(mailer::run(mail, stop_channels.clone())));
         }
         let tls_config = tls::server_config(&settings.tls).context("tls")?;
         let listener = TcpListener::bind(settings.server.listen)
@@ -153,12 +160,21 @@ fn app_state(
         metrics: metrics.clone(),
         clock,
     };
+    let mail = MailContext::from_settings(
+        settings,
+        store.clone(),
+        keys.clone(),
+        clock,
+        metrics.clone(),
+    )
+    .context("mail")?;
     let deliver = DeliverContext {
         store,
         keys,
         clock,
         source_endpoint: settings.server.public_url.clone(),
         names: Arc::new(names),
+        mail,
     };
     Ok(AppState {
         intake,

@@ -7,11 +7,15 @@ use std::sync::Arc;
 use crate::audit::Action;
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, DataKeys};
+use crate::deliver::mailer::MailContext;
 use crate::domain::lifecycle::TransitionError;
 use crate::domain::{OrgId, ReferralId, State};
+use crate::feedback;
 use crate::intake::{self, IntakeError};
 use crate::normalise::fhir_write::{MessageMeta, write_message};
-use crate::store::{InboxEntry, ReferralSummary, StatusChange, Store, StoreError, Transition};
+use crate::store::{
+    InboxEntry, ReferralSummary, StatusChange, Store, StoreError, StoredReferral, Transition,
+};
 
 /// What the inbox needs; cheap to clone.
 #[derive(Clone)]
@@ -23,6 +27,9 @@ pub struct DeliverContext {
     pub source_endpoint: String,
     /// Organisation display names, for the message header.
     pub names: Arc<HashMap<OrgId, String>>,
+    /// Outgoing mail, when a relay is configured: status changes the referrer cares
+    /// about are emailed to them.
+    pub mail: Option<MailContext>,
 }
 
 /// Why an inbox operation failed.
@@ -84,27 +91,14 @@ pub async fn download(
     if s.provider.as_ref() != Some(provider) || !s.state.is_in_inbox() {
         return Err(DeliverError::NotFound);
     }
-    let record =
-        intake::open_record(&ctx.keys, id, &stored.record_sealed).map_err(DeliverError::Open)?;
-    let original = match &stored.document {
-        Some((media_type, sealed)) => Some((
-            media_type.clone(),
-            intake::open_document(&ctx.keys, id, sealed)?,
-        )),
-        None => None,
-    };
-    let name = |o: &OrgId| ctx.names.get(o).cloned().unwrap_or_else(|| o.to_string());
-    let meta = MessageMeta {
-        message_id: id.as_uuid(),
-        referral_id: id,
-        timestamp: s.received_at,
-        source_endpoint: ctx.source_endpoint.clone(),
-        sender: (s.referrer.clone(), name(&s.referrer)),
-        destination: (provider.clone(), name(provider)),
-        original,
-        reviewed_by: reviewer(&stored.history).map(|o| (o.clone(), name(&o))),
-    };
-    let bundle = write_message(&record, &meta);
+    let message = message_for(
+        &ctx.keys,
+        &ctx.names,
+        &ctx.source_endpoint,
+        &stored,
+        provider,
+    )?;
+    let bundle = message.bundle;
     move_to(ctx, provider, id, State::Delivered, Action::Download).await?;
     Ok(bundle)
 }
@@ -120,6 +114,56 @@ pub async fn acknowledge(
     id: ReferralId,
 ) -> Result<ReferralSummary, DeliverError> {
     move_to(ctx, provider, id, State::Acknowledged, Action::Acknowledge).await
+}
+
+/// A referral as it is handed to its provider.
+pub struct ProviderMessage {
+    pub record: crate::domain::Referral,
+    /// The original document: media type and bytes.
+    pub original: Option<(String, Vec<u8>)>,
+    /// The FHIR message Bundle (its id is the referral id, whatever the route).
+    pub bundle: serde_json::Value,
+}
+
+/// Opens a stored referral and writes its FHIR message for `provider`. Shared by the
+/// inbox download and email delivery, so both routes give the same message.
+///
+/// # Errors
+/// [`DeliverError::Open`] when the sealed record or document does not open.
+pub fn message_for(
+    keys: &DataKeys,
+    names: &HashMap<OrgId, String>,
+    source_endpoint: &str,
+    stored: &StoredReferral,
+    provider: &OrgId,
+) -> Result<ProviderMessage, DeliverError> {
+    let s = &stored.summary;
+    let id = s.id;
+    let record =
+        intake::open_record(keys, id, &stored.record_sealed).map_err(DeliverError::Open)?;
+    let original = match &stored.document {
+        Some((media_type, sealed)) => {
+            Some((media_type.clone(), intake::open_document(keys, id, sealed)?))
+        }
+        None => None,
+    };
+    let name = |o: &OrgId| names.get(o).cloned().unwrap_or_else(|| o.to_string());
+    let meta = MessageMeta {
+        message_id: id.as_uuid(),
+        referral_id: id,
+        timestamp: s.received_at,
+        source_endpoint: source_endpoint.to_owned(),
+        sender: (s.referrer.clone(), name(&s.referrer)),
+        destination: (provider.clone(), name(provider)),
+        original: original.clone(),
+        reviewed_by: reviewer(&stored.history).map(|o| (o.clone(), name(&o))),
+    };
+    let bundle = write_message(&record, &meta);
+    Ok(ProviderMessage {
+        record,
+        original,
+        bundle,
+    })
 }
 
 /// The operator who released the referral from the review queue, if it was held.
@@ -146,5 +190,22 @@ async fn move_to(
         action,
         at: ctx.clock.now(),
     };
-    Ok(ctx.store.change_status(change).await?)
+    let Some(mail) = ctx.mail.as_ref().filter(|_| feedback::reply::notifies(to)) else {
+        return Ok(ctx.store.change_status(change).await?);
+    };
+    // The notification is committed with the change, so it is never lost after it.
+    // If it cannot be built, the provider's change still goes ahead (and is logged).
+    let note = match feedback::reply::status_notification(mail, id, to).await {
+        Ok(note) => note,
+        Err(e) => {
+            tracing::error!(error = %e, "status notification could not be prepared");
+            None
+        }
+    };
+    let queued = note.is_some();
+    let summary = ctx.store.change_status_with_mail(change, note).await?;
+    if queued {
+        mail.wake();
+    }
+    Ok(summary)
 }

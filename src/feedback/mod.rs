@@ -1,7 +1,10 @@
 //! Feedback: what happened to a referral, told to the organisation that sent it.
 //!
-//! Today: the status view read over the API. Email notifications and FHIR Task
-//! updates come with the provider-side work. A referrer sees only its own referrals.
+//! The status view read over the API, and email to referrers (`reply`): the
+//! acknowledgement of an emailed referral and status notifications. A referrer sees
+//! only its own referrals.
+
+pub mod reply;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

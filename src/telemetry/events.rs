@@ -1,8 +1,9 @@
 //! Typed operational events. Each emits one log line and one metric, so the fields
 //! that leave the process are reviewed here, in one place.
 
-use super::metrics::{EventLabels, Metrics, SubmissionLabels};
+use super::metrics::{EventLabels, MailLabels, Metrics, SubmissionLabels};
 use crate::domain::{OrgId, ReferralId, State};
+use crate::store::MailKind;
 
 /// A submission was accepted into the store.
 pub struct ReferralAccepted<'a> {
@@ -98,6 +99,59 @@ impl InternalFailure<'_> {
             .get_or_create(&EventLabels {
                 event: "internal_error".to_owned(),
                 reason: "-".to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// The relay took an outgoing email. Ids and counts only: never addresses or subjects.
+pub struct MailSent {
+    pub id: uuid::Uuid,
+    pub kind: MailKind,
+    pub referral: Option<ReferralId>,
+    pub attempts: u32,
+}
+
+impl MailSent {
+    pub fn emit(&self, m: &Metrics) {
+        let referral = self.referral.map(|r| r.to_string());
+        tracing::info!(mail_id = %self.id, kind = self.kind.as_str(), referral_id = referral.as_deref().unwrap_or("-"),
+            attempts = self.attempts, "mail sent");
+        m.mail
+            .get_or_create(&MailLabels {
+                kind: self.kind.as_str().to_owned(),
+                outcome: "sent".to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// An outgoing email was given up: refused for good by the relay, unreadable, or out
+/// of attempts. Operators are alerted on the counter; the audit log has it too.
+pub struct MailGivenUp {
+    pub id: uuid::Uuid,
+    pub kind: MailKind,
+    pub referral: Option<ReferralId>,
+    pub attempts: u32,
+    /// A failure class (`permanent`, `transient`, `connection`, `tls`, ...).
+    pub error: &'static str,
+}
+
+impl MailGivenUp {
+    pub fn emit(&self, m: &Metrics) {
+        let referral = self.referral.map(|r| r.to_string());
+        tracing::error!(mail_id = %self.id, kind = self.kind.as_str(), referral_id = referral.as_deref().unwrap_or("-"),
+            attempts = self.attempts, error = self.error, "mail given up");
+        m.mail
+            .get_or_create(&MailLabels {
+                kind: self.kind.as_str().to_owned(),
+                outcome: "given_up".to_owned(),
+            })
+            .inc();
+        m.events
+            .get_or_create(&EventLabels {
+                event: "mail_given_up".to_owned(),
+                reason: self.error.to_owned(),
             })
             .inc();
     }

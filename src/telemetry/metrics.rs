@@ -38,6 +38,13 @@ pub struct EventLabels {
     pub reason: String,
 }
 
+/// Labels of outgoing mail: what it was for and how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MailLabels {
+    pub kind: String,
+    pub outcome: String,
+}
+
 /// Every metric the gateway exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -45,6 +52,8 @@ pub struct Metrics {
     pub requests: Family<RouteLabels, Histogram>,
     pub referrals_by_state: Family<StateLabels, Gauge>,
     pub events: Family<EventLabels, Counter>,
+    /// Outgoing mail sent or given up, by kind.
+    pub mail: Family<MailLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -83,12 +92,19 @@ impl Metrics {
             "Rejections, denials and failures by kind",
             events.clone(),
         );
+        let mail = Family::<MailLabels, Counter>::default();
+        registry.register(
+            "outbound_mail",
+            "Outgoing mail by kind and outcome (sent, given_up)",
+            mail.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             submissions,
             requests,
             referrals_by_state,
             events,
+            mail,
         }
     }
 

@@ -1,0 +1,463 @@
+//! The outbox worker: sends queued mail through the configured relay with lettre,
+//! STARTTLS required, and retries what fails for now.
+//!
+//! Inputs: outgoing mail queued in the store (sealed envelope + RFC 5322 bytes) by
+//! `feedback::reply` (acknowledgements, status notifications) and `deliver::email`
+//! (email-only providers). Output: mail handed to the relay, each outbox entry marked
+//! sent or given up. State lives in the store, so a restart resumes where it stopped
+//! and never re-sends what was marked sent. Must never log addresses, subjects or
+//! message content: only outbox ids, kinds, attempts and failure classes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use lettre::address::Envelope;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::config::{Delivery, MailSettings, Settings};
+use crate::crypto::{CryptoError, DataKeys};
+use crate::domain::{OrgId, ReferralId};
+use crate::store::{DueMail, MailAttempt, MailKind, OutgoingMail, Store, StoreError};
+use crate::telemetry::events::{MailGivenUp, MailSent};
+use crate::telemetry::metrics::Metrics;
+
+/// How often the outbox is swept when nothing wakes the worker sooner.
+const SWEEP: Duration = Duration::from_secs(30);
+/// How often referrals waiting for email-only providers are looked for.
+const DELIVERY_POLL: Duration = Duration::from_secs(1);
+/// Mail sent per sweep before the worker looks at new work again.
+const BATCH: u32 = 32;
+/// First retry delay; each further one is four times longer, up to [`MAX_DELAY`].
+/// With the default 10 attempts the last is tried about 3.5 hours after the first.
+const FIRST_DELAY: Duration = Duration::from_secs(1);
+const MAX_DELAY: Duration = Duration::from_secs(3600);
+
+/// Why outgoing mail could not be built, queued or sent. Messages never carry
+/// addresses or content.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("not a valid email address")]
+    Address,
+    #[error("message could not be built")]
+    Build(#[source] lettre::error::Error),
+    #[error("message could not be sealed or opened")]
+    Crypto(#[source] CryptoError),
+    #[error("queued message is unreadable")]
+    Corrupt,
+    #[error("store failure")]
+    Store(#[source] StoreError),
+    #[error("cannot read mail.ca")]
+    CaFile(#[source] std::io::Error),
+    #[error("relay TLS settings are unusable")]
+    Tls(#[source] lettre::transport::smtp::Error),
+}
+
+impl From<StoreError> for MailError {
+    fn from(e: StoreError) -> Self {
+        MailError::Store(e)
+    }
+}
+
+impl From<CryptoError> for MailError {
+    fn from(e: CryptoError) -> Self {
+        MailError::Crypto(e)
+    }
+}
+
+/// What the mail side knows about an organisation.
+#[derive(Debug, Clone)]
+pub struct OrgMail {
+    pub name: String,
+    /// Status notifications for referrals that did not arrive by email.
+    pub notify_email: Option<String>,
+    /// Set for providers with `delivery = "email"`: where their referrals are sent.
+    pub delivery_email: Option<String>,
+}
+
+/// Everything that queues or sends mail needs; cheap to clone.
+#[derive(Clone)]
+pub struct MailContext {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<DataKeys>,
+    pub settings: Arc<MailSettings>,
+    pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+    /// Organisations by id: names, notification and delivery addresses.
+    pub orgs: Arc<HashMap<OrgId, OrgMail>>,
+    /// How the gateway names itself in FHIR messages.
+    pub source_endpoint: String,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    wake: Arc<Notify>,
+}
+
+impl MailContext {
+    /// The mail context for `settings`, or `None` when no relay is configured (then
+    /// nothing is emailed).
+    ///
+    /// # Errors
+    /// [`MailError::CaFile`] or [`MailError::Tls`] when the relay's TLS settings are unusable.
+    pub fn from_settings(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+        keys: Arc<DataKeys>,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+    ) -> Result<Option<Self>, MailError> {
+        let Some(mail) = &settings.mail else {
+            return Ok(None);
+        };
+        let orgs = settings
+            .organisations
+            .iter()
+            .map(|o| {
+                let delivery_email = match o.delivery {
+                    Delivery::Email => o.delivery_email.clone(),
+                    Delivery::Inbox => None,
+                };
+                let info = OrgMail {
+                    name: o.name.clone(),
+                    notify_email: o.notify_email.clone(),
+                    delivery_email,
+                };
+                (o.id.clone(), info)
+            })
+            .collect();
+        Ok(Some(Self {
+            store,
+            keys,
+            settings: Arc::new(mail.clone()),
+            clock,
+            metrics,
+            orgs: Arc::new(orgs),
+            source_endpoint: settings.server.public_url.clone(),
+            transport: transport(mail)?,
+            wake: Arc::new(Notify::new()),
+        }))
+    }
+
+    /// Wakes the worker: something was queued.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The From mailbox of every message.
+    ///
+    /// # Errors
+    /// [`MailError::Address`] (validated at start-up, so not expected).
+    pub fn from_address(&self) -> Result<Address, MailError> {
+        self.settings.from.parse().map_err(|_| MailError::Address)
+    }
+
+    /// A Message-ID for outbox entry `id`, in the From address's domain.
+    pub fn message_id(&self, id: Uuid) -> String {
+        let domain = self
+            .settings
+            .from
+            .rsplit_once('@')
+            .map_or("refgate.invalid", |(_, d)| d);
+        format!("<{id}@{domain}>")
+    }
+
+    /// Seals a built message for the outbox.
+    ///
+    /// # Errors
+    /// [`MailError::Crypto`].
+    pub fn prepare(
+        &self,
+        id: Uuid,
+        kind: MailKind,
+        referral_id: Option<ReferralId>,
+        message: &Message,
+    ) -> Result<OutgoingMail, MailError> {
+        let envelope = message.envelope();
+        let stored = Sealed {
+            from: envelope.from().map(ToString::to_string),
+            to: envelope.to().iter().map(ToString::to_string).collect(),
+            data: base64::engine::general_purpose::STANDARD.encode(message.formatted()),
+        };
+        let json = serde_json::to_vec(&stored).map_err(|_| MailError::Corrupt)?;
+        Ok(OutgoingMail {
+            id,
+            kind,
+            referral_id,
+            // Real time, not the injected clock: retry times are compared with it.
+            queued_at: Utc::now(),
+            sealed: self.keys.seal(&json, &seal_context(id))?,
+        })
+    }
+
+    /// Queues a built message (a no-op if `id` is already queued) and wakes the worker.
+    ///
+    /// # Errors
+    /// [`MailError::Crypto`] or [`MailError::Store`].
+    pub async fn queue(
+        &self,
+        id: Uuid,
+        kind: MailKind,
+        referral_id: Option<ReferralId>,
+        message: &Message,
+    ) -> Result<(), MailError> {
+        let mail = self.prepare(id, kind, referral_id, message)?;
+        self.store.queue_mail(mail).await?;
+        self.wake();
+        Ok(())
+    }
+}
+
+/// A stable id for mail about `what` (e.g. `status/<referral>/<state>`): the same
+/// event always gives the same outbox id, so queuing it twice sends it once.
+pub fn derived_id(what: &str) -> Uuid {
+    let digest = ring::digest::digest(&ring::digest::SHA256, what.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+fn seal_context(id: Uuid) -> Vec<u8> {
+    format!("outbox/{id}").into_bytes()
+}
+
+/// The sealed form of a queued message.
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    from: Option<String>,
+    to: Vec<String>,
+    /// The RFC 5322 message, base64.
+    data: String,
+}
+
+fn open(keys: &DataKeys, mail: &DueMail) -> Result<(Envelope, Vec<u8>), MailError> {
+    let json = keys.open(&mail.sealed, &seal_context(mail.id))?;
+    let sealed: Sealed = serde_json::from_slice(&json).map_err(|_| MailError::Corrupt)?;
+    let address = |s: &str| s.parse::<Address>().map_err(|_| MailError::Corrupt);
+    let from = sealed.from.as_deref().map(address).transpose()?;
+    let to = sealed
+        .to
+        .iter()
+        .map(|s| address(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let envelope = Envelope::new(from, to).map_err(|_| MailError::Corrupt)?;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(sealed.data)
+        .map_err(|_| MailError::Corrupt)?;
+    Ok((envelope, data))
+}
+
+/// The relay transport: STARTTLS required, trusting `mail.ca` besides the web PKI roots.
+fn transport(mail: &MailSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+    let mut tls = TlsParameters::builder(mail.relay_host.clone());
+    if let Some(ca) = &mail.ca {
+        let pem = std::fs::read(ca).map_err(MailError::CaFile)?;
+        tls = tls.add_root_certificate(Certificate::from_pem(&pem).map_err(MailError::Tls)?);
+    }
+    let tls = tls.build_rustls().map_err(MailError::Tls)?;
+    Ok(
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(mail.relay_host.clone())
+            .port(mail.relay_port)
+            .tls(Tls::Required(tls))
+            .timeout(Some(Duration::from_secs(60)))
+            .build(),
+    )
+}
+
+/// How an attempt failed, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The relay refused it for good (5xx): retrying cannot help.
+    Permanent,
+    /// 4xx, connection, TLS or timeout: worth another try later.
+    Transient(&'static str),
+    /// Our own stored message cannot be read: retrying cannot help.
+    Unreadable,
+}
+
+impl Failure {
+    fn class(self) -> &'static str {
+        match self {
+            Failure::Permanent => "permanent",
+            Failure::Transient(c) => c,
+            Failure::Unreadable => "unreadable",
+        }
+    }
+}
+
+fn classify(e: &lettre::transport::smtp::Error) -> Failure {
+    // RFC 5321 §4.2.1: 4yz is a transient negative completion, 5yz permanent.
+    if e.is_permanent() {
+        Failure::Permanent
+    } else if e.is_transient() {
+        Failure::Transient("transient")
+    } else if e.is_timeout() {
+        Failure::Transient("timeout")
+    } else if e.is_tls() {
+        Failure::Transient("tls")
+    } else {
+        Failure::Transient("connection")
+    }
+}
+
+/// The delay before attempt `made + 1`: exponential (×4) with a cap, and "equal
+/// jitter" (half fixed, half random) so mail queued together does not retry in step.
+fn backoff(made: u32, random: u64) -> Duration {
+    let exp = FIRST_DELAY.saturating_mul(4u32.saturating_pow(made.saturating_sub(1)));
+    let full = exp.min(MAX_DELAY);
+    let half = full / 2;
+    let spread = u64::try_from(half.as_millis()).unwrap_or(u64::MAX).max(1);
+    half + Duration::from_millis(random % spread)
+}
+
+fn random_u64() -> u64 {
+    // uuid v4 draws from the OS generator; jitter needs no more than that.
+    let (hi, _) = Uuid::new_v4().as_u64_pair();
+    hi
+}
+
+/// Runs the outbox until `shutdown`: delivers referrals waiting for email-only
+/// providers, sends due mail, then sleeps until the next is due, something is queued,
+/// or the sweep interval passes. Finishes the message in hand before stopping.
+pub async fn run(ctx: MailContext, shutdown: CancellationToken) {
+    let delivers = ctx.orgs.values().any(|o| o.delivery_email.is_some());
+    loop {
+        if delivers && let Err(e) = super::email::deliver_ready(&ctx).await {
+            tracing::error!(error = %e, "email delivery sweep failed");
+        }
+        if let Err(e) = send_due(&ctx, &shutdown).await {
+            tracing::error!(error = %e, "outbox sweep failed");
+        }
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let mut wait = match ctx.store.next_mail_due().await {
+            Ok(Some(at)) => until(at).min(SWEEP),
+            Ok(None) => SWEEP,
+            // The store may be briefly unavailable: look again soon, not in a tight loop.
+            Err(_) => Duration::from_secs(1),
+        };
+        if delivers {
+            wait = wait.min(DELIVERY_POLL);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = ctx.wake.notified() => {}
+            () = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
+        }
+    }
+    ctx.transport.shutdown().await;
+}
+
+fn until(at: DateTime<Utc>) -> Duration {
+    (at - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+}
+
+/// Sends every due message (in batches), each attempt recorded before the next.
+async fn send_due(ctx: &MailContext, shutdown: &CancellationToken) -> Result<(), MailError> {
+    loop {
+        let due = ctx.store.due_mail(Utc::now(), BATCH).await?;
+        let full = due.len() == BATCH as usize;
+        for mail in due {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            send_one(ctx, &mail).await?;
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(mail_id = %mail.id, kind = mail.kind.as_str()))]
+async fn send_one(ctx: &MailContext, mail: &DueMail) -> Result<(), MailError> {
+    let made = mail.attempts + 1;
+    let result = match open(&ctx.keys, mail) {
+        Ok((envelope, data)) => ctx
+            .transport
+            .send_raw(&envelope, &data)
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&e)),
+        Err(_) => Err(Failure::Unreadable),
+    };
+    let now = Utc::now();
+    let attempt = match result {
+        Ok(()) => {
+            MailSent {
+                id: mail.id,
+                kind: mail.kind,
+                referral: mail.referral_id,
+                attempts: made,
+            }
+            .emit(&ctx.metrics);
+            MailAttempt::Sent { at: now }
+        }
+        Err(Failure::Transient(class)) if made < ctx.settings.max_attempts => {
+            let delay = backoff(made, random_u64());
+            tracing::warn!(
+                attempt = made,
+                error = class,
+                retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                "mail not sent; will retry"
+            );
+            let next_at = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+            MailAttempt::Retry {
+                at: now,
+                next_at,
+                error: class,
+            }
+        }
+        Err(failure) => {
+            MailGivenUp {
+                id: mail.id,
+                kind: mail.kind,
+                referral: mail.referral_id,
+                attempts: made,
+                error: failure.class(),
+            }
+            .emit(&ctx.metrics);
+            MailAttempt::GiveUp {
+                at: now,
+                error: failure.class(),
+            }
+        }
+    };
+    // If this fails after a successful send the message stays pending and goes again
+    // (at least once, same Message-ID); losing it would be worse.
+    ctx.store.record_mail_attempt(mail.id, attempt).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_fourfold_with_jitter_within_half() {
+        for (made, full) in [(1, 1_000), (2, 4_000), (3, 16_000), (9, 3_600_000)] {
+            for random in [0, 7, 123_456_789, u64::MAX] {
+                let d = backoff(made, random).as_millis() as u64;
+                assert!(d >= full / 2 && d < full, "attempt {made}: {d} ms");
+            }
+        }
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_distinct() {
+        assert_eq!(
+            derived_id("status/a/accepted"),
+            derived_id("status/a/accepted")
+        );
+        assert_ne!(
+            derived_id("status/a/accepted"),
+            derived_id("status/a/booked")
+        );
+    }
+}
