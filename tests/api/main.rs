@@ -12,6 +12,8 @@ mod inbox;
 mod intake;
 mod letters;
 mod logs;
+mod mail_out;
+mod mail_sink;
 mod restart;
 mod review;
 mod store;
