@@ -6,7 +6,8 @@
 //! original document attached), queued in the outbox in the same store transaction
 //! that moves the referral to `delivered`. The outbox id is derived from the referral
 //! id, so a crash or a second sweep can never queue it twice, and no referral is moved
-//! without its email. The outbox worker (`mailer`) sends it, with retries.
+//! without its email. The outbox worker (`mailer`) sends it, with retries; if it is
+//! given up, the referral goes to the dead letters in the same transaction.
 //!
 //! Inbox: the referral stays listed in the provider's `/inbox` in state `delivered`,
 //! as after a download, so a provider that also polls sees it was already sent and can
@@ -90,7 +91,15 @@ async fn deliver_one(
         .collect();
     let message = message_for(&ctx.keys, &names, &ctx.source_endpoint, &stored, provider)
         .map_err(EmailDeliveryError::Open)?;
-    let mail_id = derived_id(&format!("delivery/{id}"));
+    // One id per delivery of this referral: a crash or a second sweep before the
+    // commit gives the same id (queued once); a referral released again from the dead
+    // letters is a new delivery with a new id.
+    let round = stored
+        .history
+        .iter()
+        .filter(|t| t.state == State::Delivered)
+        .count();
+    let mail_id = derived_id(&format!("delivery/{id}/{round}"));
     let email = build(ctx, mail_id, to, id, &message)?;
     let mail = ctx.prepare(mail_id, MailKind::Delivery, Some(id), &email)?;
     let change = StatusChange {

@@ -190,22 +190,8 @@ async fn move_to(
         action,
         at: ctx.clock.now(),
     };
-    let Some(mail) = ctx.mail.as_ref().filter(|_| feedback::reply::notifies(to)) else {
-        return Ok(ctx.store.change_status(change).await?);
-    };
-    // The notification is committed with the change, so it is never lost after it.
-    // If it cannot be built, the provider's change still goes ahead (and is logged).
-    let note = match feedback::reply::status_notification(mail, id, to).await {
-        Ok(note) => note,
-        Err(e) => {
-            tracing::error!(error = %e, "status notification could not be prepared");
-            None
-        }
-    };
-    let queued = note.is_some();
-    let summary = ctx.store.change_status_with_mail(change, note).await?;
-    if queued {
-        mail.wake();
-    }
-    Ok(summary)
+    Ok(
+        feedback::reply::commit_status_change(ctx.store.as_ref(), ctx.mail.as_ref(), change)
+            .await?,
+    )
 }

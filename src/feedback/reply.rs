@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::deliver::mailer::{MailContext, MailError, derived_id};
 use crate::domain::{ReferralId, State};
-use crate::store::{MailKind, OutgoingMail};
+use crate::store::{MailKind, OutgoingMail, ReferralSummary, StatusChange, Store, StoreError};
 
 /// What became of an emailed referral, as the sender is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +96,38 @@ pub async fn remember_reply_address(
     Ok(())
 }
 
+/// Commits a status change and, when the referrer is told about the new state, its
+/// notification in the same transaction: never lost once the change is committed,
+/// never sent for a change that failed. Every status change a referrer cares about
+/// (provider acknowledged, accepted, rejected, booked, completed) goes through here.
+/// If the notification cannot be prepared, the change still goes ahead (logged):
+/// a provider's decision must not fail because of mail.
+///
+/// # Errors
+/// As [`Store::change_status`](crate::store::Store::change_status).
+pub async fn commit_status_change(
+    store: &dyn Store,
+    mail: Option<&MailContext>,
+    change: StatusChange,
+) -> Result<ReferralSummary, StoreError> {
+    let Some(mail) = mail.filter(|_| notifies(change.to)) else {
+        return store.change_status(change).await;
+    };
+    let note = status_notification(mail, change.id, change.to, change.reason.as_deref())
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(referral_id = %change.id, error = %e,
+                "status notification could not be prepared");
+            None
+        });
+    let queued = note.is_some();
+    let summary = store.change_status_with_mail(change, note).await?;
+    if queued {
+        mail.wake();
+    }
+    Ok(summary)
+}
+
 /// Whether a move to `state` is told to the referrer.
 pub fn notifies(state: State) -> bool {
     state_words(state).is_some()
@@ -112,6 +144,7 @@ pub async fn status_notification(
     ctx: &MailContext,
     referral: ReferralId,
     state: State,
+    reason: Option<&str>,
 ) -> Result<Option<OutgoingMail>, MailError> {
     let Some(words) = state_words(state).filter(|_| ctx.settings.notify_status) else {
         return Ok(None);
@@ -138,7 +171,7 @@ pub async fn status_notification(
         .map(|o| o.name.as_str());
     let id = derived_id(&format!("status/{referral}/{state}"));
     let subject = format!("Referral {referral}: {}", words.0);
-    let body = notification_body(referral, words.1, provider);
+    let body = notification_body(referral, words.1, provider, reason);
     let message = base(ctx, id, &to, subject)?
         .body(body)
         .map_err(MailError::Build)?;
@@ -262,21 +295,26 @@ fn state_words(state: State) -> Option<(&'static str, &'static str)> {
             "completed",
             "has been completed: the provider has finished this episode of care",
         ),
-        State::DeadLetter => (
-            "not delivered",
-            "could not be delivered to the provider; the gateway team has been alerted",
-        ),
         _ => return None,
     })
 }
 
-fn notification_body(referral: ReferralId, words: &str, provider: Option<&str>) -> String {
+/// `reason` is a status change's reason code (never free text from a provider).
+fn notification_body(
+    referral: ReferralId,
+    words: &str,
+    provider: Option<&str>,
+    reason: Option<&str>,
+) -> String {
     let provider = provider
         .map(|p| format!("Provider: {p}\n"))
         .unwrap_or_default();
+    let reason = reason
+        .map(|r| format!("Reason: {}\n", clean_reason(r)))
+        .unwrap_or_default();
     format!(
         "The referral with gateway reference {referral} {words}.\n\n\
-         Gateway reference: {referral}\n{provider}\n{FOOTER}"
+         Gateway reference: {referral}\n{provider}{reason}\n{FOOTER}"
     )
 }
 

@@ -391,3 +391,115 @@ async fn an_email_only_provider_receives_the_referral_with_the_original_document
         assert!(!logs.contains(needle), "{needle} in the logs");
     }
 }
+
+#[actix_web::test]
+async fn an_email_delivery_the_relay_refuses_puts_the_referral_in_the_dead_letters() {
+    let (app, sink, _relay) = app_with_relay(|s| {
+        for org in [NORTH, WEST] {
+            let o = org_mut(s, org);
+            o.delivery = Delivery::Email;
+            o.delivery_email = Some("intake@provider.example.nhs.uk".into());
+        }
+    })
+    .await;
+    sink.refuse_all(true);
+    let (status, body) = app
+        .post_referral(MSK, "application/json", flat_referral().to_string())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap();
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, view) = app.get(MSK, &format!("/referrals/{id}")).await;
+        if view["state"] == "dead-letter" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sink.attempts(), 1, "refused for good: not retried");
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn status_notifications_go_to_the_address_an_emailed_referral_came_from() {
+    use refgate::audit::Action;
+    use refgate::domain::{State, Urgency};
+    use refgate::feedback::reply::{commit_status_change, remember_reply_address};
+    use refgate::store::{NewReferral, StatusChange};
+
+    let outbox = Outbox::new().await;
+    let (store, ctx, _) = outbox.open().await;
+    let (stop, task) = worker(&ctx);
+    let id = ReferralId::new();
+    let north = OrgId::parse(NORTH).unwrap();
+    // Only the summary is read for a notification, never the sealed record.
+    let new = NewReferral {
+        id,
+        referrer: OrgId::parse(MSK).unwrap(),
+        channel: "email",
+        state: State::Ready,
+        provider: Some(north.clone()),
+        urgency: Urgency::Routine,
+        received_at: chrono::Utc::now(),
+        idempotency_hash: None,
+        content_hash: *Uuid::new_v4().as_bytes().repeat(2).first_chunk().unwrap(),
+        match_hash: None,
+        record_sealed: vec![0; 32],
+        document: None,
+        audit_detail: None,
+    };
+    store.accept_referral(new).await.unwrap();
+    let sender = "Dr.Who@Clinic.example.nhs.uk";
+    remember_reply_address(&ctx, id, sender).await.unwrap();
+    let change = |to, action, reason: Option<&str>| StatusChange {
+        id,
+        actor: north.clone(),
+        provider: Some(north.clone()),
+        to,
+        reason: reason.map(str::to_owned),
+        action,
+        at: chrono::Utc::now(),
+    };
+    for (to, action, reason) in [
+        (State::Delivered, Action::Download, None),
+        (State::Acknowledged, Action::Acknowledge, None),
+        (
+            State::Rejected,
+            Action::StatusChange,
+            Some("outside-criteria"),
+        ),
+    ] {
+        commit_status_change(store.as_ref(), Some(&ctx), change(to, action, reason))
+            .await
+            .unwrap();
+    }
+
+    let got = outbox.sink.wait_for(2, WAIT).await;
+    let parsed: Vec<_> = got
+        .iter()
+        .map(|m| {
+            assert_eq!(m.to, vec![sender.to_owned()]);
+            let p = MessageParser::default().parse(&m.data).unwrap();
+            (
+                p.subject().unwrap().to_owned(),
+                p.body_text(0).unwrap().into_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        parsed[0].0.contains("received by the provider"),
+        "{parsed:?}"
+    );
+    assert!(parsed[1].0.contains("not accepted"), "{parsed:?}");
+    assert!(
+        parsed[1].1.contains("Reason: outside-criteria"),
+        "{parsed:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(outbox.sink.messages().len(), 2, "a download is not told");
+    stop.cancel();
+    task.await.unwrap();
+    store.close().await;
+}

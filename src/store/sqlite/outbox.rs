@@ -14,7 +14,7 @@ use super::writer::{ChainHead, append, change_status, in_savepoint};
 use super::{db_err, parse_id, parse_time};
 use crate::audit::event::format_time;
 use crate::audit::{Action, AuditDraft, Outcome};
-use crate::domain::ReferralId;
+use crate::domain::{ReferralId, State};
 use crate::store::{
     DueMail, MailAttempt, MailKind, MailState, MailStatus, OutgoingMail, ReferralSummary,
     StatusChange, StoreError,
@@ -192,9 +192,63 @@ async fn record_attempt(
             )),
         };
         append(conn, head, &draft, *at).await?;
+        if kind == MailKind::Delivery.as_str()
+            && let Some(referral) = &referral
+        {
+            dead_letter(conn, head, referral, *at).await?;
+        }
     }
     Ok(())
 }
+
+/// A referral whose email delivery was given up goes to the dead letters, where
+/// operators see it (and may release it to be sent again), in the same transaction.
+/// One its provider has since acknowledged through the inbox stays where it is.
+async fn dead_letter(
+    conn: &mut SqliteConnection,
+    head: &mut ChainHead,
+    id: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM referrals WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if state.as_deref() != Some(State::Delivered.as_str()) {
+        return Ok(());
+    }
+    let time = format_time(at);
+    sqlx::query("UPDATE referrals SET state = 'dead-letter', updated_at = $1 WHERE id = $2")
+        .bind(&time)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    sqlx::query(
+        "INSERT INTO transitions (referral_id, seq, state, at, actor, reason)
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, 'dead-letter', $2, NULL, $3
+         FROM transitions WHERE referral_id = $1",
+    )
+    .bind(id)
+    .bind(&time)
+    .bind(DELIVERY_FAILED)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let draft = AuditDraft {
+        actor: None,
+        action: Action::StatusChange,
+        referral_id: Some(parse_id(id)?),
+        outcome: Outcome::Failure,
+        detail: Some(format!("state=dead-letter;reason={DELIVERY_FAILED}")),
+    };
+    append(conn, head, &draft, at).await?;
+    Ok(())
+}
+
+/// The reason code of a referral dead-lettered because its email was given up.
+const DELIVERY_FAILED: &str = "email-delivery-failed";
 
 fn uuid_of(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|_| StoreError::Corrupt("outbox id"))
