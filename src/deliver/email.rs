@@ -52,14 +52,7 @@ pub async fn deliver_ready(ctx: &MailContext) -> Result<usize, EmailDeliveryErro
         let Some(to) = &org.delivery_email else {
             continue;
         };
-        let ready: Vec<ReferralId> = ctx
-            .store
-            .inbox(provider, BATCH)
-            .await?
-            .into_iter()
-            .filter(|e| e.state == State::Ready)
-            .map(|e| e.id)
-            .collect();
+        let ready = ctx.store.ready_for(provider, BATCH).await?;
         for id in ready {
             match deliver_one(ctx, provider, to, id).await {
                 Ok(()) => queued += 1,

@@ -359,6 +359,14 @@ pub trait Store: Send + Sync {
     /// [`StoreError::Database`].
     async fn reply_address(&self, referral: ReferralId) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Referrals routed to `provider` still waiting to be delivered (state `ready`),
+    /// urgent first, then oldest first. Email delivery reads this, not the inbox,
+    /// where delivered referrals an email-only provider never acknowledges pile up.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn ready_for(&self, provider: &OrgId, limit: u32) -> Result<Vec<ReferralId>, StoreError>;
+
     /// As [`Store::change_status`], and queues `mail` in the same transaction when the
     /// state actually changes: a notification or an email delivery is never lost
     /// after the change is committed, nor sent for a change that failed.

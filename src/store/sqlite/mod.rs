@@ -242,6 +242,10 @@ impl Store for SqliteStore {
         outbox::reply_address(&self.reads, referral).await
     }
 
+    async fn ready_for(&self, provider: &OrgId, limit: u32) -> Result<Vec<ReferralId>, StoreError> {
+        outbox::ready_for(&self.reads, provider, limit).await
+    }
+
     async fn change_status_with_mail(
         &self,
         change: StatusChange,

@@ -14,7 +14,7 @@ use super::writer::{ChainHead, append, change_status, in_savepoint};
 use super::{db_err, parse_id, parse_time};
 use crate::audit::event::format_time;
 use crate::audit::{Action, AuditDraft, Outcome};
-use crate::domain::{ReferralId, State};
+use crate::domain::{OrgId, ReferralId, State};
 use crate::store::{
     DueMail, MailAttempt, MailKind, MailState, MailStatus, OutgoingMail, ReferralSummary,
     StatusChange, StoreError,
@@ -327,4 +327,21 @@ pub(super) async fn reply_address(
         .fetch_optional(pool)
         .await
         .map_err(db_err)
+}
+
+pub(super) async fn ready_for(
+    pool: &SqlitePool,
+    provider: &OrgId,
+    limit: u32,
+) -> Result<Vec<ReferralId>, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM referrals WHERE provider = $1 AND state = 'ready'
+         ORDER BY priority_rank, received_at, id LIMIT $2",
+    )
+    .bind(provider.as_str())
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?;
+    ids.iter().map(|s| parse_id(s)).collect()
 }
