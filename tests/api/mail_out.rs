@@ -503,3 +503,32 @@ async fn status_notifications_go_to_the_address_an_emailed_referral_came_from() 
     task.await.unwrap();
     store.close().await;
 }
+
+#[actix_web::test]
+async fn a_notification_the_relay_deferred_is_sent_once_after_the_gateway_restarts() {
+    let (app, sink, _relay) = app_with_relay(|s| {
+        org_mut(s, MSK).notify_email = Some(SENDER.into());
+    })
+    .await;
+    sink.fail_next(u32::MAX);
+    let (_, body) = app
+        .post_referral(MSK, "application/json", flat_referral().to_string())
+        .await;
+    let id = body["id"].as_str().unwrap();
+    let provider = body["provider"].as_str().unwrap();
+    app.get(provider, &format!("/inbox/{id}")).await;
+    app.acknowledge(provider, id).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while sink.attempts() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no attempt");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let app = app.restart().await;
+    sink.fail_next(0);
+    let got = sink.wait_for(1, WAIT).await;
+    assert!(got[0].text().contains(id));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.messages().len(), 1, "sent once");
+    drop(app);
+}
