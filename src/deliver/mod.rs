@@ -8,5 +8,6 @@
 pub mod email;
 pub mod inbox;
 pub mod mailer;
+mod retry;
 
 pub use inbox::{DeliverContext, DeliverError};

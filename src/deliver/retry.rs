@@ -1,0 +1,82 @@
+//! Retrying outgoing mail: which failures are worth another try, and when.
+//!
+//! The only reader of lettre's error classes (STYLE.md §2): a 4xx reply, a broken
+//! connection, a TLS failure or a timeout is transient; a 5xx reply is permanent and
+//! the message is given up at once. Delays grow fourfold from one second, with jitter,
+//! up to an hour; the mailer gives up after `mail.max_attempts`.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+/// First retry delay; each further one is four times longer, up to [`MAX_DELAY`].
+/// With the default 10 attempts the last is tried about 3.5 hours after the first.
+const FIRST_DELAY: Duration = Duration::from_secs(1);
+const MAX_DELAY: Duration = Duration::from_secs(3600);
+
+/// How an attempt failed, as far as retrying is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// The relay refused it for good (5xx): retrying cannot help.
+    Permanent,
+    /// 4xx, connection, TLS or timeout: worth another try later.
+    Transient(&'static str),
+    /// Our own stored message cannot be read: retrying cannot help.
+    Unreadable,
+}
+
+impl Failure {
+    pub(super) fn class(self) -> &'static str {
+        match self {
+            Failure::Permanent => "permanent",
+            Failure::Transient(c) => c,
+            Failure::Unreadable => "unreadable",
+        }
+    }
+}
+
+pub(super) fn classify(e: &lettre::transport::smtp::Error) -> Failure {
+    // RFC 5321 §4.2.1: 4yz is a transient negative completion, 5yz permanent.
+    if e.is_permanent() {
+        Failure::Permanent
+    } else if e.is_transient() {
+        Failure::Transient("transient")
+    } else if e.is_timeout() {
+        Failure::Transient("timeout")
+    } else if e.is_tls() {
+        Failure::Transient("tls")
+    } else {
+        Failure::Transient("connection")
+    }
+}
+
+/// The delay before attempt `made + 1`: exponential (×4) with a cap, and "equal
+/// jitter" (half fixed, half random) so mail queued together does not retry in step.
+pub(super) fn backoff(made: u32, random: u64) -> Duration {
+    let exp = FIRST_DELAY.saturating_mul(4u32.saturating_pow(made.saturating_sub(1)));
+    let full = exp.min(MAX_DELAY);
+    let half = full / 2;
+    let spread = u64::try_from(half.as_millis()).unwrap_or(u64::MAX).max(1);
+    half + Duration::from_millis(random % spread)
+}
+
+pub(super) fn random_u64() -> u64 {
+    // uuid v4 draws from the OS generator; jitter needs no more than that.
+    let (hi, _) = Uuid::new_v4().as_u64_pair();
+    hi
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_fourfold_with_jitter_within_half() {
+        for (made, full) in [(1, 1_000), (2, 4_000), (3, 16_000), (9, 3_600_000)] {
+            for random in [0, 7, 123_456_789, u64::MAX] {
+                let d = backoff(made, random).as_millis() as u64;
+                assert!(d >= full / 2 && d < full, "attempt {made}: {d} ms");
+            }
+        }
+    }
+}
