@@ -6,12 +6,14 @@
 
 pub mod ids;
 pub mod lifecycle;
+pub mod mailbox;
 pub mod nhs_number;
 pub mod postcode;
 pub mod referral;
 
 pub use ids::{OrgId, ReferralId};
 pub use lifecycle::State;
+pub use mailbox::MailboxId;
 pub use nhs_number::NhsNumber;
 pub use postcode::Postcode;
 pub use referral::{Gp, Measures, Patient, Preferences, Referral, Referrer, Sex, Source, Urgency};

@@ -12,7 +12,7 @@ pub mod sqlite;
 use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditDraft, AuditEvent};
-use crate::domain::{OrgId, ReferralId, State, Urgency};
+use crate::domain::{MailboxId, OrgId, ReferralId, State, Urgency};
 
 /// A failure in the store. Messages carry no patient data.
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +238,26 @@ pub enum MailAttempt {
         at: DateTime<Utc>,
         error: &'static str,
     },
+/// One use of a MESH authorisation token. `(mailbox, nonce, nonce_count)` may be used
+/// once; the store remembers it until `expires_at`, when the token's timestamp leaves
+/// the accepted clock window and the token is refused as stale anyway.
+#[derive(Debug, Clone)]
+pub struct MeshTokenUse {
+    pub mailbox: MailboxId,
+    /// The client's nonce (a GUID in practice); never patient data.
+    pub nonce: String,
+    pub nonce_count: u64,
+    pub expires_at: DateTime<Utc>,
+    /// Now: remembered uses that expired before it are pruned.
+    pub now: DateTime<Utc>,
+}
+
+/// One page of a provider's inbox, for MESH's paged listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxPage {
+    pub entries: Vec<InboxEntry>,
+    /// How many referrals wait in the whole inbox.
+    pub total: u64,
 }
 
 /// The store's operations. Object-safe: the app holds an `Arc<dyn Store>`.
@@ -378,4 +398,24 @@ pub trait Store: Send + Sync {
         change: StatusChange,
         mail: Option<OutgoingMail>,
     ) -> Result<ReferralSummary, StoreError>;
+
+    /// Records a use of a MESH token and prunes expired ones, committed before it
+    /// returns, so a replay is refused even after a restart. `false` when this token
+    /// was used before.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn use_mesh_token(&self, token: MeshTokenUse) -> Result<bool, StoreError>;
+
+    /// A page of a provider's inbox in inbox order (urgent first, then oldest), after
+    /// the referral `after` when given, with the size of the whole inbox.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn inbox_page(
+        &self,
+        provider: &OrgId,
+        after: Option<ReferralId>,
+        limit: u32,
+    ) -> Result<InboxPage, StoreError>;
 }

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/sqlite/0003_outbox.sql"),
     ),
+    (5, include_str!("../../../migrations/sqlite/0005_mesh.sql")),
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.

@@ -10,6 +10,7 @@
 //! checkpoints the WAL in the background.
 
 mod accept;
+mod mesh;
 mod migrate;
 mod outbox;
 mod read;
@@ -28,8 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Accepted, DueMail, InboxEntry, MailAttempt, MailStatus, NewReferral, OutgoingMail,
-    ReferralSummary, ReviewDecision, StatusChange, Store, StoreError, StoredReferral,
+    Accepted, DueMail, InboxEntry, InboxPage, MailAttempt, MailStatus, MeshTokenUse, NewReferral,
+    OutgoingMail, ReferralSummary, ReviewDecision, StatusChange, Store, StoreError, StoredReferral,
 };
 use crate::audit::{AuditDraft, AuditEvent};
 use crate::domain::{OrgId, ReferralId, State};
@@ -255,6 +256,22 @@ impl Store for SqliteStore {
             writer::Job::Outbox(outbox::Job::StatusWithMail(Box::new((change, mail)), reply))
         })
         .await
+
+    async fn use_mesh_token(&self, token: MeshTokenUse) -> Result<bool, StoreError> {
+        let written = self
+            .submit(|reply| writer::Job::Mesh(mesh::Write::UseToken(token), reply))
+            .await?;
+        let mesh::Written::TokenFresh(fresh) = written;
+        Ok(fresh)
+    }
+
+    async fn inbox_page(
+        &self,
+        provider: &OrgId,
+        after: Option<ReferralId>,
+        limit: u32,
+    ) -> Result<InboxPage, StoreError> {
+        mesh::inbox_page(&self.reads, provider, after, limit).await
     }
 }
 

@@ -27,6 +27,7 @@ pub(super) enum Job {
     Status(StatusChange, Reply<ReferralSummary>),
     Review(ReviewDecision, Reply<ReferralSummary>),
     Outbox(super::outbox::Job),
+    Mesh(super::mesh::Write, Reply<super::mesh::Written>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -36,6 +37,10 @@ enum Pending {
     Audit(Reply<()>, Result<(), StoreError>),
     Status(Reply<ReferralSummary>, Result<ReferralSummary, StoreError>),
     Outbox(super::outbox::Done),
+    Mesh(
+        Reply<super::mesh::Written>,
+        Result<super::mesh::Written, StoreError>,
+    ),
 }
 
 impl Pending {
@@ -52,6 +57,7 @@ impl Pending {
             Pending::Audit(tx, r) => drop(tx.send(out(r, committed))),
             Pending::Status(tx, r) => drop(tx.send(out(r, committed))),
             Pending::Outbox(done) => done.send(committed),
+            Pending::Mesh(tx, r) => drop(tx.send(out(r, committed))),
         }
     }
 }
@@ -204,6 +210,13 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
             Job::Outbox(job) => {
                 pending.push(Pending::Outbox(super::outbox::apply(conn, head, job).await));
             }
+            Job::Mesh(write, tx) => {
+                let r = in_savepoint(conn, head, async |conn, _| {
+                    super::mesh::apply(conn, &write).await
+                })
+                .await;
+                pending.push(Pending::Mesh(tx, r));
+            }
             Job::Shutdown(_) => {}
         }
     }
@@ -288,6 +301,7 @@ fn fail(job: Job) -> Option<Pending> {
         Job::Audit(_, tx) => Some(Pending::Audit(tx, e())),
         Job::Status(_, tx) | Job::Review(_, tx) => Some(Pending::Status(tx, e())),
         Job::Outbox(job) => Some(Pending::Outbox(job.fail())),
+        Job::Mesh(_, tx) => Some(Pending::Mesh(tx, e())),
         Job::Shutdown(_) => None,
     }
 }
