@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::OrgId;
+use crate::domain::{MailboxId, OrgId};
 
 /// Everything the gateway needs to run.
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +37,41 @@ pub struct Settings {
     /// delivery to email-only providers. Absent: nothing is emailed.
     #[serde(default)]
     pub mail: Option<MailSettings>,
+    /// The MESH-compatible mailbox API (`/messageexchange`). Absent: no MESH routes.
+    #[serde(default)]
+    pub mesh: Option<MeshSettings>,
+}
+
+/// The MESH-compatible mailbox API: organisations with a `mesh_mailbox` use it with
+/// their client certificate plus the `NHSMESH` authorisation header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeshSettings {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// A file holding the MESH shared secret that keys every token's HMAC. A file, so
+    /// the secret never sits in the configuration (or in git).
+    pub shared_key_file: PathBuf,
+    /// How far a token's timestamp may be from the gateway's clock (MESH: 2 hours).
+    #[serde(default = "default_mesh_skew")]
+    pub max_clock_skew_minutes: u32,
+    /// The gateway's own mailbox: referrers address referrals to it (`mex-To`), and it
+    /// is the `mex-From` of referrals whose referrer has no mailbox.
+    #[serde(default = "default_intake_mailbox")]
+    pub intake_mailbox: MailboxId,
+    /// The workflow id of referrals, sent and delivered (`mex-WorkflowID`).
+    #[serde(default = "default_mesh_workflow")]
+    pub workflow_id: String,
+}
+
+fn default_mesh_skew() -> u32 {
+    120
+}
+fn default_intake_mailbox() -> MailboxId {
+    MailboxId::parse("REFGATE").expect("a valid literal mailbox id")
+}
+fn default_mesh_workflow() -> String {
+    "TALKING_THERAPIES_REFERRAL".to_owned()
 }
 
 /// The inbound SMTP listener (STARTTLS with the server certificate of `[tls]`).
@@ -196,6 +231,12 @@ pub struct Organisation {
     /// Providers with `delivery = "email"`: the address referrals are sent to.
     #[serde(default)]
     pub delivery_email: Option<String>,
+    /// Its MESH mailbox id (upper case), when it uses the MESH API.
+    #[serde(default)]
+    pub mesh_mailbox: Option<MailboxId>,
+    /// A file holding that mailbox's MESH password (needed with `mesh_mailbox`).
+    #[serde(default)]
+    pub mesh_password_file: Option<PathBuf>,
 }
 
 /// How a provider receives referrals.
@@ -365,6 +406,12 @@ impl Settings {
         fix(&mut self.keys.data_key);
         for org in &mut self.organisations {
             fix(&mut org.client_cert);
+            if let Some(p) = org.mesh_password_file.as_mut() {
+                fix(p);
+            }
+        }
+        if let Some(mesh) = self.mesh.as_mut() {
+            fix(&mut mesh.shared_key_file);
         }
         for folder in &mut self.drop_folders {
             fix(&mut folder.path);
@@ -455,6 +502,7 @@ impl Settings {
             }
         }
         self.validate_email()?;
+        self.validate_mesh()?;
         if self.server.max_body_bytes == 0 {
             return invalid(
                 "server.max_body_bytes".into(),
@@ -529,6 +577,68 @@ impl Settings {
                 }
                 if self.mail.is_none() {
                     return invalid(key, "email delivery needs the [mail] relay");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_mesh(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        // A disabled section may point at files not yet made; nothing reads them then.
+        if let Some(mesh) = self.mesh.as_ref().filter(|m| m.enabled) {
+            if !mesh.shared_key_file.is_file() {
+                return invalid("mesh.shared_key_file".into(), "file not found");
+            }
+            if !(1..=24 * 60).contains(&mesh.max_clock_skew_minutes) {
+                return invalid(
+                    "mesh.max_clock_skew_minutes".into(),
+                    "must be between 1 and 1440",
+                );
+            }
+            let workflow = &mesh.workflow_id;
+            if workflow.is_empty()
+                || workflow.len() > 300
+                || !workflow.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return invalid("mesh.workflow_id".into(), "1 to 300 printable characters");
+            }
+        }
+        let mut mailboxes = HashSet::new();
+        if let Some(mesh) = &self.mesh {
+            mailboxes.insert(&mesh.intake_mailbox);
+        }
+        for (i, org) in self.organisations.iter().enumerate() {
+            let key = |k: &str| format!("organisations[{i}].{k}");
+            match (&org.mesh_mailbox, &org.mesh_password_file) {
+                (None, None) => continue,
+                (Some(_), None) => {
+                    return invalid(key("mesh_password_file"), "needed with mesh_mailbox");
+                }
+                (None, Some(_)) => {
+                    return invalid(key("mesh_mailbox"), "needed with mesh_password_file");
+                }
+                (Some(mailbox), Some(password)) => {
+                    if org.role == Role::Operator {
+                        return invalid(
+                            key("mesh_mailbox"),
+                            "only referrers and providers have mailboxes",
+                        );
+                    }
+                    if !mailboxes.insert(mailbox) {
+                        return invalid(
+                            key("mesh_mailbox"),
+                            "already used (by another organisation or mesh.intake_mailbox)",
+                        );
+                    }
+                    if !password.is_file() {
+                        return invalid(key("mesh_password_file"), "file not found");
+                    }
                 }
             }
         }

@@ -2,7 +2,8 @@
 //! machine at run time.
 //!
 //! Output under DIR: `refgate.toml`, `certs/` (a CA, a server certificate for
-//! localhost, one client certificate per organisation), `keys/data.key`, `data/` and
+//! localhost, one client certificate per organisation), `keys/data.key`, the MESH
+//! shared secret and mailbox passwords under `keys/mesh/`, `data/` and
 //! `example-referral.json`. Private keys are created mode 0600 and no existing file is
 //! ever overwritten. Nothing here is fit for production: the CA key sits beside the
 //! certificates it signs, so whoever can read DIR can mint identities.
@@ -52,7 +53,17 @@ pub struct InitReport {
     pub example: PathBuf,
     pub data_key: PathBuf,
     pub store: PathBuf,
+    /// The MESH shared secret (`[mesh] shared_key_file`).
+    pub mesh_shared_key: PathBuf,
 }
+
+/// Demo MESH mailboxes: (organisation, mailbox). The clinic sends by MESH, the
+/// providers poll by MESH; each gets a password file in `keys/mesh/`.
+pub const DEMO_MAILBOXES: [(&str, &str); 3] = [
+    ("RCB55", "RCB55MB1"),
+    ("TTNORTH", "TTNORTHMB1"),
+    ("TTWEST", "TTWESTMB1"),
+];
 
 struct DemoOrg {
     id: &'static str,
@@ -238,6 +249,7 @@ pub fn init(dir: &Path) -> anyhow::Result<InitReport> {
         &format!("{}\n", hex::encode(master)),
         Access::Private,
     )?;
+    let mesh_shared_key = write_mesh_secrets(&dir.join("keys").join("mesh"))?;
     create_dir(&dir.join("data"), false)?;
 
     let example = dir.join("example-referral.json");
@@ -251,7 +263,26 @@ pub fn init(dir: &Path) -> anyhow::Result<InitReport> {
         example,
         data_key,
         store: dir.join("data").join("refgate.db"),
+        mesh_shared_key,
     })
+}
+
+/// Writes the MESH shared secret and one password per demo mailbox (random, hex,
+/// owner-only), returning the shared secret's path.
+fn write_mesh_secrets(dir: &Path) -> anyhow::Result<PathBuf> {
+    create_dir(dir, true)?;
+    let secret = || -> anyhow::Result<String> {
+        Ok(hex::encode(
+            DataKeys::generate_master().context("generating a MESH secret")?,
+        ))
+    };
+    let shared = dir.join("shared.key");
+    write_new(&shared, &format!("{}\n", secret()?), Access::Private)?;
+    for (org, _) in DEMO_MAILBOXES {
+        let path = dir.join(format!("{org}.password"));
+        write_new(&path, &format!("{}\n", secret()?), Access::Private)?;
+    }
+    Ok(shared)
 }
 
 /// Shell commands that send the example referral through the gateway listening on
@@ -517,6 +548,12 @@ fn demo_config() -> String {
             name = o.name,
             role = o.role,
         ));
+        if let Some((_, mailbox)) = DEMO_MAILBOXES.iter().find(|(org, _)| *org == o.id) {
+            orgs.push_str(&format!(
+                "mesh_mailbox = \"{mailbox}\"\nmesh_password_file = \"keys/mesh/{id}.password\"\n",
+                id = o.id
+            ));
+        }
     }
     CONFIG_TEMPLATE.replace("{organisations}", &orgs)
 }
@@ -621,6 +658,21 @@ max_connections_per_ip = 16
 command_timeout_secs = 60
 data_timeout_secs = 300
 
+# The MESH-compatible mailbox API under /messageexchange, for systems that already
+# speak NHS England's MESH API (mesh-client and others). An organisation with a
+# mesh_mailbox uses it with its client certificate and the NHSMESH authorisation
+# header: an HMAC, keyed by the shared secret, over its mailbox, password (the file
+# mesh_password_file) and a timestamp; tokens more than max_clock_skew_minutes from
+# the gateway's clock, and tokens used before, are refused. Providers poll their
+# mailbox's inbox (the FHIR message Bundle of each referral); referrers send
+# referrals to intake_mailbox, and the gateway's routing picks the provider.
+[mesh]
+enabled = true
+shared_key_file = "keys/mesh/shared.key"
+max_clock_skew_minutes = 120
+intake_mailbox = "REFGATE"
+workflow_id = "TALKING_THERAPIES_REFERRAL"
+
 # Outbound email through your relay (STARTTLS required): acknowledgements to people
 # who emailed a referral, status notifications, and delivery to providers configured
 # with delivery = "email". Without this section nothing is emailed.
@@ -687,6 +739,18 @@ mod tests {
         assert_eq!(sender("someone@elsewhere.nhs.uk"), None);
         assert_eq!(sender("example.nhs.uk"), None);
         assert!(settings.mail.is_none());
+        // MESH: on, with mailboxes (and their password files) for the clinic and
+        // both providers, and a shared secret that is not the sandbox's test key.
+        let mesh = settings.mesh.as_ref().unwrap();
+        assert!(mesh.enabled && mesh.shared_key_file == report.mesh_shared_key);
+        assert_eq!(mesh.max_clock_skew_minutes, 120);
+        for (id, mailbox) in DEMO_MAILBOXES {
+            let o = settings.organisation(&org(id)).unwrap();
+            assert_eq!(o.mesh_mailbox.as_ref().unwrap().as_str(), mailbox);
+            assert!(o.mesh_password_file.as_ref().unwrap().is_file());
+        }
+        let shared = std::fs::read_to_string(&report.mesh_shared_key).unwrap();
+        assert_eq!(shared.trim().len(), 64);
         assert_eq!(role("OPS"), Role::Operator);
         assert_eq!(
             settings.organisation(&org("RCB55")).unwrap().name,
@@ -734,6 +798,8 @@ mod tests {
             r.pki.ca_key.clone(),
             r.pki.server_key.clone(),
             r.data_key.clone(),
+            r.mesh_shared_key.clone(),
+            tmp.path().join("keys/mesh/RCB55.password"),
         ];
         keys.extend(r.pki.orgs.values().map(|(_, k)| k.clone()));
         for key in &keys {

@@ -85,6 +85,8 @@ pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
         notify_email: None,
         delivery: Delivery::Inbox,
         delivery_email: None,
+        mesh_mailbox: None,
+        mesh_password_file: None,
     };
     Settings {
         server: ServerSettings {
@@ -122,6 +124,7 @@ pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
         drop_folders: vec![],
         smtp: None,
         mail: None,
+        mesh: None,
     }
 }
 
