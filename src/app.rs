@@ -176,11 +176,13 @@ fn app_state(
         names: Arc::new(names),
         mail,
     };
+    let mesh = api::mesh_auth::MeshDirectory::load(settings)?.map(Arc::new);
     Ok(AppState {
         intake,
         deliver,
         directory: Arc::new(directory),
         metrics,
         max_body_bytes: settings.server.max_body_bytes,
+        mesh,
     })
 }

@@ -9,6 +9,9 @@ pub mod error;
 pub mod fhir;
 pub mod health;
 pub mod inbox;
+pub mod mesh;
+pub mod mesh_auth;
+pub mod mesh_error;
 pub mod referrals;
 pub mod review;
 
@@ -58,6 +61,8 @@ pub struct AppState {
     pub directory: Arc<auth::Directory>,
     pub metrics: Arc<Metrics>,
     pub max_body_bytes: usize,
+    /// MESH mailboxes and secrets; `None` when the MESH API is off.
+    pub mesh: Option<Arc<mesh_auth::MeshDirectory>>,
 }
 
 /// Registers every route.
@@ -81,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/review/{id}", web::get().to(review::show))
         .route("/review/{id}/release", web::post().to(review::release))
         .route("/review/{id}/reject", web::post().to(review::reject))
+        .configure(mesh::configure)
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(error::ApiError::NotFound)
         }));

@@ -9,5 +9,6 @@ pub mod email;
 pub mod inbox;
 pub mod mailer;
 mod retry;
+pub mod mesh;
 
 pub use inbox::{DeliverContext, DeliverError};

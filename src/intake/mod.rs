@@ -7,6 +7,7 @@
 //! never delivers: providers take referrals from the store.
 
 pub mod drop_folder;
+pub mod mesh;
 
 use std::sync::Arc;
 
@@ -41,6 +42,8 @@ pub enum Channel {
     FhirMessage,
     /// A file in an organisation's drop folder.
     DropFolder,
+    /// A message sent to the gateway's MESH intake mailbox (`POST /messageexchange/{mb}/outbox`).
+    Mesh,
 }
 
 impl Channel {
@@ -50,6 +53,7 @@ impl Channel {
             Channel::Http => "http",
             Channel::FhirMessage => "fhir-message",
             Channel::DropFolder => "drop-folder",
+            Channel::Mesh => "mesh",
         }
     }
 }

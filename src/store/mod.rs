@@ -238,6 +238,8 @@ pub enum MailAttempt {
         at: DateTime<Utc>,
         error: &'static str,
     },
+}
+
 /// One use of a MESH authorisation token. `(mailbox, nonce, nonce_count)` may be used
 /// once; the store remembers it until `expires_at`, when the token's timestamp leaves
 /// the accepted clock window and the token is refused as stale anyway.

@@ -14,6 +14,7 @@ mod letters;
 mod logs;
 mod mail_out;
 mod mail_sink;
+mod mesh;
 mod restart;
 mod review;
 mod store;

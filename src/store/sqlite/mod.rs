@@ -256,6 +256,7 @@ impl Store for SqliteStore {
             writer::Job::Outbox(outbox::Job::StatusWithMail(Box::new((change, mail)), reply))
         })
         .await
+    }
 
     async fn use_mesh_token(&self, token: MeshTokenUse) -> Result<bool, StoreError> {
         let written = self
