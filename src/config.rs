@@ -750,4 +750,56 @@ mod tests {
             assert!(!is_address(bad), "{bad:?}");
         }
     }
+
+    #[test]
+    fn mesh_settings_errors_name_the_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let report = crate::init::init(tmp.path()).unwrap();
+        let base = Settings::load(&report.config).unwrap();
+        let index = |id: &str| {
+            base.organisations
+                .iter()
+                .position(|o| o.id.as_str() == id)
+                .unwrap()
+        };
+        let (msk, north, ops) = (index("RCB55"), index("TTNORTH"), index("OPS"));
+        let key_of = |s: &Settings| match s.validate() {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("expected an invalid key, got {other:?}"),
+        };
+        let mut s = base.clone();
+        s.organisations[msk].mesh_password_file = None;
+        assert_eq!(
+            key_of(&s),
+            format!("organisations[{msk}].mesh_password_file")
+        );
+        let mut s = base.clone();
+        s.organisations[north].mesh_mailbox = s.organisations[msk].mesh_mailbox.clone();
+        let later = msk.max(north);
+        assert_eq!(key_of(&s), format!("organisations[{later}].mesh_mailbox"));
+        let mut s = base.clone();
+        s.organisations[msk].mesh_mailbox = Some(MailboxId::parse("REFGATE").unwrap());
+        assert_eq!(key_of(&s), format!("organisations[{msk}].mesh_mailbox"));
+        let mut s = base.clone();
+        s.organisations[ops].mesh_mailbox = Some(MailboxId::parse("OPSMB1").unwrap());
+        s.organisations[ops].mesh_password_file = s.organisations[msk].mesh_password_file.clone();
+        assert_eq!(key_of(&s), format!("organisations[{ops}].mesh_mailbox"));
+        let mut s = base.clone();
+        if let Some(m) = s.mesh.as_mut() {
+            m.shared_key_file = tmp.path().join("missing.key");
+        }
+        assert_eq!(key_of(&s), "mesh.shared_key_file");
+        let mut s = base.clone();
+        if let Some(m) = s.mesh.as_mut() {
+            m.max_clock_skew_minutes = 0;
+        }
+        assert_eq!(key_of(&s), "mesh.max_clock_skew_minutes");
+        // A lower-case mailbox id is refused when the file is read, naming the key.
+        let text = std::fs::read_to_string(&report.config)
+            .unwrap()
+            .replace("mesh_mailbox = \"RCB55MB1\"", "mesh_mailbox = \"rcb55mb1\"");
+        std::fs::write(&report.config, text).unwrap();
+        let err = Settings::load(&report.config).unwrap_err().to_string();
+        assert!(err.contains("mesh_mailbox"), "{err}");
+    }
 }

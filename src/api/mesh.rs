@@ -10,17 +10,14 @@
 
 use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::AppState;
-use super::body::read_limited;
 use super::mesh_auth::{MeshCaller, MeshDirectory};
-use super::mesh_error::{MeshError, from_deliver, from_intake};
-use crate::config::Role;
+use super::mesh_error::{MeshError, from_deliver};
+use super::{AppState, mesh_outbox};
 use crate::deliver::{inbox, mesh};
-use crate::domain::{ReferralId, State};
-use crate::intake::{self, mesh as send};
-use crate::store::{ReferralSummary, StoredReferral};
+use crate::domain::ReferralId;
+use crate::store::ReferralSummary;
 
 const FHIR_JSON: &str = "application/fhir+json";
 
@@ -39,12 +36,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/{mailbox}/inbox/{id}/status/acknowledged",
                 web::put().to(acknowledge),
             )
-            .route("/{mailbox}/outbox", web::post().to(send_message))
-            .route("/{mailbox}/outbox/tracking", web::get().to(tracking)),
+            .route("/{mailbox}/outbox", web::post().to(mesh_outbox::send))
+            .route(
+                "/{mailbox}/outbox/tracking",
+                web::get().to(mesh_outbox::tracking),
+            ),
     );
 }
 
-fn directory(state: &AppState) -> Result<&MeshDirectory, MeshError> {
+pub(super) fn directory(state: &AppState) -> Result<&MeshDirectory, MeshError> {
     state.mesh.as_deref().ok_or(MeshError::NotFound)
 }
 
@@ -66,7 +66,7 @@ async fn handshake(caller: MeshCaller) -> HttpResponse {
 
 /// The API version the client asked for: v2 with `application/vnd.mesh.v2+json`,
 /// v1 without a `vnd.mesh` type; a malformed `vnd.mesh` type is 400 (as the sandbox).
-fn version(req: &HttpRequest) -> Result<u8, MeshError> {
+pub(super) fn version(req: &HttpRequest) -> Result<u8, MeshError> {
     let accept = header_str(req.headers(), "accept")
         .unwrap_or_default()
         .to_ascii_lowercase();
@@ -102,7 +102,16 @@ async fn list(
     let (v, mesh) = (version(&req)?, directory(&state)?);
     // MESH allows 10..=5000; smaller pages are served too, since they do no harm.
     let limit = query.max_results.unwrap_or(500).clamp(1, 5000);
-    let after = query.continue_from.as_deref().map(message_id).transpose()?;
+    let after = query
+        .continue_from
+        .as_deref()
+        .map(|c| {
+            message_id(c).map_err(|_| MeshError::BadRequest {
+                code: "06",
+                msg: "continue_from is not from this inbox",
+            })
+        })
+        .transpose()?;
     let wanted = query
         .workflow_filter
         .as_deref()
@@ -218,171 +227,14 @@ async fn acknowledge(
     Ok(HttpResponse::Ok().json(json!({"message_id": id})))
 }
 
-/// Sends a referral to the gateway's intake mailbox. 202 only after intake committed.
-async fn send_message(
-    req: HttpRequest,
-    payload: web::Payload,
-    caller: MeshCaller,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, MeshError> {
-    let v = version(&req)?;
-    let mesh = directory(&state)?;
-    if caller.role != Role::Referrer {
-        return Err(MeshError::Send(send::SendError::SenderNotAllowed));
-    }
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
-    let headers = req.headers();
-    let envelope = send::Envelope {
-        to: mex(headers, "mex-to")?,
-        workflow_id: mex(headers, "mex-workflowid")?,
-        chunk_range: mex(headers, "mex-chunk-range")?,
-        media_type: mex(headers, "mex-content-type")?.or(mex(headers, "content-type")?),
-    };
-    let raw = send::submission(
-        &caller.org,
-        &mesh.intake_mailbox,
-        &mesh.workflow_id,
-        &envelope,
-        body,
-    )
-    .map_err(MeshError::Send)?;
-    let receipt = intake::accept(&state.intake, raw)
-        .await
-        .map_err(|e| from_intake(e, &state.metrics))?;
-    let id = receipt.summary.id;
-    Ok(HttpResponse::Accepted().json(match v {
-        2 => json!({"message_id": id}),
-        _ => json!({"messageID": id}),
-    }))
-}
-
-/// The body, un-gzipped when the sender compressed it (the only encoding MESH allows).
-async fn read_body(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<bytes::Bytes, MeshError> {
-    let body = read_limited(req, payload, limit)
-        .await
-        .map_err(|_| MeshError::TooLarge(limit))?;
-    match header_str(req.headers(), "content-encoding").map(str::trim) {
-        None | Some("" | "identity") => Ok(body),
-        Some(e) if e.eq_ignore_ascii_case("gzip") => gunzip(&body, limit),
-        Some(_) => Err(MeshError::UnsupportedEncoding),
-    }
-}
-
-fn gunzip(body: &[u8], limit: usize) -> Result<bytes::Bytes, MeshError> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    // One byte over the limit tells "too large" from "exactly the limit".
-    let read = flate2::read::GzDecoder::new(body)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out);
-    match read {
-        Err(_) => Err(MeshError::BadRequest {
-            code: "06",
-            msg: "content is not valid gzip",
-        }),
-        Ok(n) if n > limit => Err(MeshError::TooLarge(limit)),
-        Ok(_) => Ok(out.into()),
-    }
-}
-
-/// `GET /outbox/tracking?messageID=`.
-#[derive(Debug, serde::Deserialize)]
-struct TrackingQuery {
-    #[serde(rename = "messageID")]
-    message_id: Option<String>,
-}
-
-/// The status of a referral this mailbox sent by MESH.
-async fn tracking(
-    query: web::Query<TrackingQuery>,
-    caller: MeshCaller,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, MeshError> {
-    let mesh = directory(&state)?;
-    let raw = query.message_id.as_deref().ok_or(MeshError::BadRequest {
-        code: "06",
-        msg: "messageID is required",
-    })?;
-    let id = message_id(raw).map_err(|_| MeshError::NotFound)?;
-    let stored = mesh::sent(&state.deliver, &caller.org, id)
-        .await
-        .map_err(|e| from_deliver(e, &state.metrics))?;
-    Ok(HttpResponse::Ok().json(tracking_json(mesh, &stored)))
-}
-
-/// MESH tracking v2, from the referral's lifecycle. `status` uses MESH's words;
-/// `refgate_state` gives the gateway's own state (e.g. accepted, booked).
-fn tracking_json(mesh: &MeshDirectory, stored: &StoredReferral) -> Value {
-    let s = &stored.summary;
-    let (status, success) = match s.state {
-        State::Received | State::NeedsReview | State::Ready | State::Delivered => {
-            ("accepted", true)
-        }
-        State::RejectedAtIntake | State::DeadLetter => ("undeliverable", false),
-        _ => ("acknowledged", true),
-    };
-    let recipient = s.provider.as_ref().map(|p| {
-        mesh.mailbox_of(p)
-            .map(|m| m.to_string())
-            .unwrap_or_else(|| p.to_string())
-    });
-    let last = stored.history.last().map(|t| t.at).unwrap_or(s.received_at);
-    json!({
-        "message_id": s.id,
-        "local_id": null,
-        "workflow_id": mesh.workflow_id,
-        "filename": null,
-        "expiry_time": null,
-        "upload_timestamp": s.received_at,
-        "recipient": recipient,
-        "recipient_name": null,
-        "recipient_ods_code": s.provider,
-        "recipient_org_code": s.provider,
-        "recipient_org_name": null,
-        "status": status,
-        "status_success": success,
-        "status_event": null,
-        "status_timestamp": last,
-        "status_description": s.state.as_str(),
-        "status_code": null,
-        "refgate_state": s.state.as_str(),
-    })
-}
-
 /// A message id as a client sends it: the referral id, in either case (the MESH
 /// sandbox upper-cases ids, and clients may too).
-fn message_id(raw: &str) -> Result<ReferralId, MeshError> {
+pub(super) fn message_id(raw: &str) -> Result<ReferralId, MeshError> {
     ReferralId::parse(&raw.trim().to_ascii_lowercase()).map_err(|_| MeshError::NotFound)
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// A mex-* header: absent is `None`; control characters, or a value that is not plain
-/// text, is 400 code 06 (MESH's malformed header).
-fn mex<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, MeshError> {
-    let malformed = MeshError::BadRequest {
-        code: "06",
-        msg: "malformed header",
-    };
-    match headers.get(name) {
-        None => Ok(None),
-        Some(v) => {
-            let s = v.to_str().map_err(|_| malformed)?;
-            if s.chars().any(char::is_control) {
-                return Err(MeshError::BadRequest {
-                    code: "06",
-                    msg: "malformed header",
-                });
-            }
-            Ok(Some(s))
-        }
-    }
 }
 
 /// MESH `workflow_filter`: `WF` exact, `!WF` not equal, `WF*` starts with, `*x*`

@@ -199,8 +199,9 @@ async fn authorise(req: &HttpRequest, caller: Option<Caller>) -> Result<MeshCall
         .emit(&state.metrics);
         MeshError::Forbidden
     };
-    // Mutual TLS first: the MESH token never stands in for the certificate.
-    let caller = caller.ok_or_else(|| deny("mesh-no-certificate"))?;
+    // Mutual TLS first: the MESH token never stands in for the certificate. The
+    // certificate check has already reported its own refusal.
+    let caller = caller.ok_or(MeshError::Forbidden)?;
     let path_mailbox = req
         .match_info()
         .get("mailbox")

@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod mesh;
 pub mod mesh_auth;
 pub mod mesh_error;
+pub mod mesh_outbox;
 pub mod referrals;
 pub mod review;
 

@@ -4,6 +4,7 @@
 //! is the referral id, so both APIs name the same message the same way.
 
 use crate::domain::{OrgId, ReferralId};
+use crate::intake::Channel;
 use crate::store::{InboxPage, ReferralSummary, StoredReferral};
 
 use super::{DeliverContext, DeliverError};
@@ -49,7 +50,7 @@ pub async fn sent(
     id: ReferralId,
 ) -> Result<StoredReferral, DeliverError> {
     let stored = ctx.store.get_referral(id).await?;
-    if &stored.summary.referrer != referrer || stored.channel != "mesh" {
+    if &stored.summary.referrer != referrer || stored.channel != Channel::Mesh.as_str() {
         return Err(DeliverError::NotFound);
     }
     Ok(stored)
