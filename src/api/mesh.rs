@@ -216,15 +216,20 @@ fn mex_headers(
 
 /// Acknowledges a downloaded message: it leaves the inbox (audited by the inbox).
 async fn acknowledge(
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     caller: MeshCaller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, MeshError> {
     let id = message_id(&path.1)?;
-    inbox::acknowledge(&state.deliver, &caller.org, id)
+    mesh::acknowledge(&state.deliver, &caller.org, id)
         .await
         .map_err(|e| from_deliver(e, &state.metrics))?;
-    Ok(HttpResponse::Ok().json(json!({"message_id": id})))
+    // v2 answers with an empty body, v1 with the id (as MESH).
+    Ok(match version(&req)? {
+        2 => HttpResponse::Ok().finish(),
+        _ => HttpResponse::Ok().json(json!({"messageId": id})),
+    })
 }
 
 /// A message id as a client sends it: the referral id, in either case (the MESH

@@ -23,6 +23,10 @@ pub enum MeshError {
     Forbidden,
     #[error("message not found")]
     NotFound,
+    /// Acknowledging a message that was never downloaded. 404 (MESH lists no other
+    /// error for acknowledge), with the reason in `detail`.
+    #[error("message must be downloaded before it is acknowledged")]
+    NotDownloaded,
     /// A malformed request (bad paging parameters, headers).
     #[error("{msg}")]
     BadRequest {
@@ -66,7 +70,10 @@ impl MeshError {
             MeshError::UnsupportedEncoding | MeshError::TooLarge(_) => {
                 one("SEND", "06", self.to_string())
             }
-            MeshError::Forbidden | MeshError::NotFound | MeshError::Internal(_) => {
+            MeshError::Forbidden
+            | MeshError::NotFound
+            | MeshError::NotDownloaded
+            | MeshError::Internal(_) => {
                 one("", "", self.to_string())
             }
         }
@@ -77,7 +84,7 @@ impl ResponseError for MeshError {
     fn status_code(&self) -> StatusCode {
         match self {
             MeshError::Forbidden => StatusCode::FORBIDDEN,
-            MeshError::NotFound => StatusCode::NOT_FOUND,
+            MeshError::NotFound | MeshError::NotDownloaded => StatusCode::NOT_FOUND,
             MeshError::BadRequest { .. } | MeshError::Send(SendError::MissingRecipient) => {
                 StatusCode::BAD_REQUEST
             }
@@ -119,9 +126,8 @@ pub fn from_intake(e: IntakeError, metrics: &Metrics) -> MeshError {
 pub fn from_deliver(e: DeliverError, metrics: &Metrics) -> MeshError {
     match e {
         DeliverError::NotFound => MeshError::NotFound,
-        // Acknowledging a message never downloaded: MESH only acks what it listed, so
-        // the message is treated as not (yet) there for acknowledgement.
-        DeliverError::Transition(_) => MeshError::NotFound,
+        // The only transition a MESH call can be refused: acknowledge before download.
+        DeliverError::Transition(_) => MeshError::NotDownloaded,
         other => MeshError::internal(other, metrics),
     }
 }

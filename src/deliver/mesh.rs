@@ -3,7 +3,7 @@
 //! Download and acknowledge are the inbox's own ([`super::inbox`]); a MESH message id
 //! is the referral id, so both APIs name the same message the same way.
 
-use crate::domain::{OrgId, ReferralId};
+use crate::domain::{OrgId, ReferralId, State};
 use crate::intake::Channel;
 use crate::store::{InboxPage, ReferralSummary, StoredReferral};
 
@@ -37,6 +37,35 @@ pub async fn envelope(
         return Err(DeliverError::NotFound);
     }
     Ok(s)
+}
+
+/// Acknowledges a downloaded message. Idempotent, as in MESH: acknowledging a message
+/// this provider already acknowledged succeeds again without a new audit event, so a
+/// client that retries after a lost response is not told the message vanished.
+///
+/// # Errors
+/// [`DeliverError::NotFound`] unless it is (or was) this provider's, and
+/// [`DeliverError::Transition`] when it was never downloaded.
+pub async fn acknowledge(
+    ctx: &DeliverContext,
+    provider: &OrgId,
+    id: ReferralId,
+) -> Result<(), DeliverError> {
+    match super::inbox::acknowledge(ctx, provider, id).await {
+        Ok(_) => Ok(()),
+        Err(DeliverError::Transition(t)) => {
+            let s = ctx.store.get_referral(id).await?.summary;
+            let done = s.provider.as_ref() == Some(provider)
+                && !s.state.is_in_inbox()
+                && s.state != State::DeadLetter;
+            if done {
+                Ok(())
+            } else {
+                Err(DeliverError::Transition(t))
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// A referral `referrer` sent by MESH, for tracking.

@@ -183,6 +183,20 @@ async fn a_provider_lists_downloads_and_acknowledges_by_mesh() {
     );
     assert!(list["links"].get("next").is_none());
 
+    let ack_path = format!("/inbox/{id}/status/acknowledged");
+    let early = mesh(&app, NORTH, NORTH_MB, Method::PUT, &ack_path).await;
+    assert_eq!(
+        early.status,
+        StatusCode::NOT_FOUND,
+        "acknowledge before download"
+    );
+    assert!(
+        early.body["detail"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("downloaded")
+    );
+
     let head = mesh(&app, NORTH, NORTH_MB, Method::HEAD, &format!("/inbox/{id}")).await;
     assert_eq!(head.status, StatusCode::OK);
     assert_eq!(head.header("mex-MessageID"), id);
@@ -227,6 +241,12 @@ async fn a_provider_lists_downloads_and_acknowledges_by_mesh() {
     .await;
     assert_eq!(ack.status, StatusCode::OK, "{}", ack.body);
     assert_eq!(inbox(&app, "").await["messages"], serde_json::json!([]));
+    // Acknowledging again (a client retrying after a lost response) still succeeds.
+    let again = mesh(&app, NORTH, NORTH_MB, Method::PUT, &ack_path).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    // Another provider cannot acknowledge it.
+    let other = mesh(&app, MSK, MSK_MB, Method::PUT, &ack_path).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
     let again = mesh(&app, NORTH, NORTH_MB, Method::GET, &format!("/inbox/{id}")).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     let (_, view) = app.get(MSK, &format!("/referrals/{id}")).await;
