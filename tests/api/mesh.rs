@@ -364,6 +364,12 @@ async fn a_referral_sent_by_mesh_reaches_the_provider_and_is_tracked() {
     assert_eq!(tracked.body["status"], "acknowledged");
     assert_eq!(tracked.body["refgate_state"], "acknowledged");
 
+    // Nothing about the patient reached the logs on the way.
+    let logs = captured_logs();
+    for identifier in ["9990000018", "Fixturewoman", "HG2 0DJ", "07700900123"] {
+        assert!(!logs.contains(identifier), "{identifier} in the logs");
+    }
+
     // Only the sender tracks its message.
     let other = mesh(
         &app,
@@ -412,6 +418,29 @@ async fn sends_mesh_refuses_come_back_in_the_mesh_error_shape() {
     .await;
     assert!(r.status.is_client_error(), "{}: {}", r.status, r.body);
     assert!(r.body["detail"].is_array());
+
+    // Compressed sends (Content-Encoding: gzip, the only one MESH allows) are read.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut other = flat_referral();
+    other["requested_service"] = "Guided self-help".into();
+    std::io::Write::write_all(&mut gz, other.to_string().as_bytes()).unwrap();
+    let zipped = gz.finish().unwrap();
+    let gzip = [
+        ("mex-To", INTAKE),
+        ("mex-WorkflowID", WORKFLOW),
+        json,
+        ("Content-Encoding", "gzip"),
+    ];
+    let r = send(&app, MSK, MSK_MB, &gzip, zipped.clone()).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let brotli = [
+        ("mex-To", INTAKE),
+        ("mex-WorkflowID", WORKFLOW),
+        json,
+        ("Content-Encoding", "br"),
+    ];
+    let r = send(&app, MSK, MSK_MB, &brotli, zipped).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // A provider does not send referrals.
     let r = send(&app, NORTH, NORTH_MB, &to_intake, body()).await;
