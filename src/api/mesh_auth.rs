@@ -190,74 +190,88 @@ async fn authorise(req: &HttpRequest, caller: Option<Caller>) -> Result<MeshCall
     let Some(mesh) = state.mesh.as_deref() else {
         return Err(MeshError::NotFound);
     };
-    let org = caller.as_ref().map(|c| c.org.clone());
-    let deny = |reason: &'static str| {
-        AuthDenied {
-            reason,
-            org: org.clone(),
-        }
-        .emit(&state.metrics);
-        MeshError::Forbidden
-    };
     // Mutual TLS first: the MESH token never stands in for the certificate. The
     // certificate check has already reported its own refusal.
     let caller = caller.ok_or(MeshError::Forbidden)?;
-    let path_mailbox = req
-        .match_info()
-        .get("mailbox")
-        .and_then(|m| MailboxId::parse_from_client(m).ok())
-        .ok_or_else(|| deny("mesh-unknown-mailbox"))?;
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| deny("mesh-no-token"))?;
-    let token = Token::parse(header).ok_or_else(|| deny("mesh-malformed-token"))?;
-    if !token.mailbox.eq_ignore_ascii_case(path_mailbox.as_str()) {
-        return Err(deny("mesh-token-mailbox-mismatch"));
-    }
-    let account = mesh
-        .accounts
-        .get(&path_mailbox)
-        .ok_or_else(|| deny("mesh-unknown-mailbox"))?;
-    if account.org != caller.org {
-        return Err(deny("mesh-other-organisations-mailbox"));
-    }
-    // The HMAC input uses the mailbox exactly as the client wrote it in the token.
-    if !token.hmac_matches(&mesh.key, account.password.expose_secret()) {
-        return Err(deny("mesh-bad-hmac"));
-    }
-    let now = state.deliver.clock.now();
-    let at = token.time().ok_or_else(|| deny("mesh-malformed-token"))?;
-    if (now - at).abs() > mesh.window {
-        return Err(deny("mesh-stale-token"));
-    }
-    let count = token
-        .count
-        .parse::<u64>()
-        .map_err(|_| deny("mesh-malformed-token"))?;
-    // Checked last, after the HMAC, so nobody without the password can fill the
+    let checked = check(req, mesh, &caller, state.deliver.clock.now());
+    let (mailbox, role, token_use) = checked.map_err(|reason| {
+        AuthDenied {
+            reason,
+            org: Some(caller.org.clone()),
+        }
+        .emit(&state.metrics);
+        MeshError::Forbidden
+    })?;
+    // Recorded last, after the HMAC, so nobody without the password can fill the
     // store with nonces.
     let fresh = state
         .deliver
         .store
-        .use_mesh_token(MeshTokenUse {
-            mailbox: path_mailbox.clone(),
-            nonce: token.nonce.to_owned(),
-            nonce_count: count,
-            expires_at: at + mesh.window,
-            now,
-        })
+        .use_mesh_token(token_use)
         .await
         .map_err(|e| MeshError::internal(e, &state.metrics))?;
     if !fresh {
-        return Err(deny("mesh-replayed-token"));
+        AuthDenied {
+            reason: "mesh-replayed-token",
+            org: Some(caller.org.clone()),
+        }
+        .emit(&state.metrics);
+        return Err(MeshError::Forbidden);
     }
     Ok(MeshCaller {
         org: caller.org,
-        role: account.role,
-        mailbox: path_mailbox,
+        role,
+        mailbox,
     })
+}
+
+/// Every check that needs no store: the mailboxes agree, the HMAC matches, the time is
+/// inside the window. Gives the token use to record, or the reason for refusing.
+fn check(
+    req: &HttpRequest,
+    mesh: &MeshDirectory,
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> Result<(MailboxId, Role, MeshTokenUse), &'static str> {
+    let mailbox = req
+        .match_info()
+        .get("mailbox")
+        .and_then(|m| MailboxId::parse_from_client(m).ok())
+        .ok_or("mesh-unknown-mailbox")?;
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or("mesh-no-token")?;
+    let token = Token::parse(header).ok_or("mesh-malformed-token")?;
+    // The nonce is stored: a GUID is 36 characters, so anything far longer is not one.
+    if token.nonce.len() > 128 {
+        return Err("mesh-malformed-token");
+    }
+    if !token.mailbox.eq_ignore_ascii_case(mailbox.as_str()) {
+        return Err("mesh-token-mailbox-mismatch");
+    }
+    let account = mesh.accounts.get(&mailbox).ok_or("mesh-unknown-mailbox")?;
+    if account.org != caller.org {
+        return Err("mesh-other-organisations-mailbox");
+    }
+    // The HMAC input uses the mailbox exactly as the client wrote it in the token.
+    if !token.hmac_matches(&mesh.key, account.password.expose_secret()) {
+        return Err("mesh-bad-hmac");
+    }
+    let at = token.time().ok_or("mesh-malformed-token")?;
+    if (now - at).abs() > mesh.window {
+        return Err("mesh-stale-token");
+    }
+    let nonce_count = token.count.parse().map_err(|_| "mesh-malformed-token")?;
+    let token_use = MeshTokenUse {
+        mailbox: mailbox.clone(),
+        nonce: token.nonce.to_owned(),
+        nonce_count,
+        expires_at: at + mesh.window,
+        now,
+    };
+    Ok((mailbox, account.role, token_use))
 }
 
 #[cfg(test)]
