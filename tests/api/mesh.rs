@@ -598,3 +598,28 @@ async fn unknown_messages_are_404() {
     .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_store_remembers_each_token_until_its_window_closes() {
+    use refgate::store::{MeshTokenUse, Store, sqlite::SqliteStore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+    let t0 = Utc::now();
+    let window = Duration::minutes(120);
+    let token = |nonce: &str, count, now| MeshTokenUse {
+        mailbox: MailboxId::parse(NORTH_MB).unwrap(),
+        nonce: nonce.into(),
+        nonce_count: count,
+        expires_at: t0 + window,
+        now,
+    };
+    assert!(store.use_mesh_token(token("n1", 0, t0)).await.unwrap());
+    assert!(!store.use_mesh_token(token("n1", 0, t0)).await.unwrap());
+    assert!(store.use_mesh_token(token("n1", 1, t0)).await.unwrap());
+    // After the window a token is refused as stale before the store is asked, so its
+    // record is no longer needed: the next use prunes it.
+    let later = t0 + window + Duration::minutes(1);
+    assert!(store.use_mesh_token(token("n2", 0, later)).await.unwrap());
+    assert!(store.use_mesh_token(token("n1", 0, later)).await.unwrap());
+    store.close().await;
+}
