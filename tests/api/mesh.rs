@@ -370,6 +370,28 @@ async fn a_referral_sent_by_mesh_reaches_the_provider_and_is_tracked() {
         assert!(!logs.contains(identifier), "{identifier} in the logs");
     }
 
+    // Any format the gateway reads, e.g. a clinic letter labelled only as a file (mesh-client's
+    // default media type).
+    let as_file = [
+        ("mex-To", INTAKE),
+        ("mex-WorkflowID", WORKFLOW),
+        ("Content-Type", "application/octet-stream"),
+    ];
+    let r = send(&app, MSK, MSK_MB, &as_file, fixture("letters/F01.txt")).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let tracked = mesh(
+        &app,
+        MSK,
+        MSK_MB,
+        Method::GET,
+        &format!(
+            "/outbox/tracking?messageID={}",
+            r.body["message_id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(tracked.status, StatusCode::OK, "{}", tracked.body);
+
     // Only the sender tracks its message.
     let other = mesh(
         &app,
