@@ -93,6 +93,8 @@ struct InboxQuery {
     workflow_filter: Option<String>,
 }
 
+/// Lists message ids, urgent first, a page at a time (`links.next`, server-relative,
+/// as mesh-client follows it).
 async fn list(
     req: HttpRequest,
     query: web::Query<InboxQuery>,
@@ -105,50 +107,53 @@ async fn list(
     let after = query
         .continue_from
         .as_deref()
-        .map(|c| {
-            message_id(c).map_err(|_| MeshError::BadRequest {
-                code: "06",
-                msg: "continue_from is not from this inbox",
-            })
-        })
+        .map(continue_from)
         .transpose()?;
-    let wanted = query
-        .workflow_filter
-        .as_deref()
-        .is_none_or(|f| workflow_matches(f, &mesh.workflow_id));
-    let page = if wanted {
-        mesh::page(&state.deliver, &caller.org, after, limit + 1)
-            .await
-            .map_err(|e| from_deliver(e, &state.metrics))?
-    } else {
-        crate::store::InboxPage {
-            entries: Vec::new(),
-            total: 0,
-        }
-    };
+    let filter = query.workflow_filter.as_deref();
+    // One more than asked for tells whether another page follows.
+    let mut page = mesh::page(&state.deliver, &caller.org, after, limit + 1)
+        .await
+        .map_err(|e| from_deliver(e, &state.metrics))?;
+    if filter.is_some_and(|f| !workflow_matches(f, &mesh.workflow_id)) {
+        page.entries.clear();
+    }
     let more = page.entries.len() > limit as usize;
-    let ids: Vec<String> = page
-        .entries
-        .iter()
-        .take(limit as usize)
+    let ids: Vec<String> = (page.entries.iter().take(limit as usize))
         .map(|e| e.id.to_string())
         .collect();
+    let next = ids.last().filter(|_| more).map(String::as_str);
+    let links = inbox_links(&caller, limit, next, filter);
+    Ok(HttpResponse::Ok().json(match v {
+        2 => json!({"messages": ids, "links": links, "approx_inbox_count": page.total}),
+        _ => json!({"messages": ids}),
+    }))
+}
+
+fn continue_from(raw: &str) -> Result<ReferralId, MeshError> {
+    message_id(raw).map_err(|_| MeshError::BadRequest {
+        code: "06",
+        msg: "continue_from is not from this inbox",
+    })
+}
+
+/// `links.self`, and `links.next` when another page follows `last`.
+fn inbox_links(
+    caller: &MeshCaller,
+    limit: u32,
+    last: Option<&str>,
+    filter: Option<&str>,
+) -> serde_json::Value {
     let base = format!("/messageexchange/{}/inbox", caller.mailbox);
     let mut links = json!({"self": base});
-    if let (true, Some(last)) = (more, ids.last()) {
-        let filter = query
-            .workflow_filter
-            .as_deref()
+    if let Some(last) = last {
+        let filter = filter
             .map(|f| format!("&workflow_filter={}", percent_encode(f)))
             .unwrap_or_default();
         links["next"] = json!(format!(
             "{base}?max_results={limit}&continue_from={last}{filter}"
         ));
     }
-    Ok(HttpResponse::Ok().json(match v {
-        2 => json!({"messages": ids, "links": links, "approx_inbox_count": page.total}),
-        _ => json!({"messages": ids}),
-    }))
+    links
 }
 
 /// Deprecated in MESH, still called by older clients.
