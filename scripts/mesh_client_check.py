@@ -145,16 +145,21 @@ def main():
         env = dict(os.environ, RUST_LOG="warn")
         # The demo's SMTP listener has a fixed port; move it out of the way too.
         env["REFGATE__SMTP__LISTEN"] = f"127.0.0.1:{free_port()}"
-        server = subprocess.Popen(
-            [args.refgate, "serve", "--config", str(demo / "refgate.toml"), "--listen", f"127.0.0.1:{port}"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
+        log_path = Path(tmp) / "refgate.log"
+        with open(log_path, "wb") as log:
+            server = subprocess.Popen(
+                [args.refgate, "serve", "--config", str(demo / "refgate.toml"), "--listen", f"127.0.0.1:{port}"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             wait_until_up(demo, port, server)
             round_trip(demo, port)
-        except (CheckFailed, requests.exceptions.RequestException, Exception) as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 -- any failure fails the check, with the gateway's log
             print(f"FAIL {type(e).__name__}: {e}", file=sys.stderr)
+            print("-- gateway log (warnings and errors) --", file=sys.stderr)
+            print(log_path.read_text(errors="replace")[-4000:], file=sys.stderr)
             return 1
         finally:
             server.terminate()
