@@ -8,7 +8,7 @@
 pub mod email;
 pub mod inbox;
 pub mod mailer;
-mod retry;
 pub mod mesh;
+mod retry;
 
 pub use inbox::{DeliverContext, DeliverError};
