@@ -31,6 +31,10 @@ pub enum Action {
     ReviewReleased,
     /// An operator rejected a referral held for review.
     ReviewRejected,
+    /// A message arrived over SMTP and was committed to the inbound spool.
+    MailSpooled,
+    /// The email channel finished with a spooled message (made a referral or failed).
+    MailProcessed,
 }
 
 impl Action {
@@ -48,6 +52,8 @@ impl Action {
             Action::ReviewCorrected => "review-corrected",
             Action::ReviewReleased => "review-released",
             Action::ReviewRejected => "review-rejected",
+            Action::MailSpooled => "mail-spooled",
+            Action::MailProcessed => "mail-processed",
         }
     }
 }

@@ -10,6 +10,7 @@
 //! checkpoints the WAL in the background.
 
 mod accept;
+mod mail;
 mod migrate;
 mod read;
 mod writer;
@@ -27,8 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Accepted, InboxEntry, NewReferral, ReferralSummary, ReviewDecision, StatusChange, Store,
-    StoreError, StoredReferral,
+    Accepted, InboxEntry, MailId, MailOutcome, MailStatus, NewMail, NewReferral, ReferralSummary,
+    ReviewDecision, SpooledMail, StatusChange, Store, StoreError, StoredReferral,
 };
 use crate::audit::{AuditDraft, AuditEvent};
 use crate::domain::{OrgId, ReferralId, State};
@@ -201,6 +202,31 @@ impl Store for SqliteStore {
             let _ = handle.await;
         }
         self.reads.close().await;
+    }
+
+    async fn spool_mail(&self, mail: NewMail) -> Result<(), StoreError> {
+        let write = mail::MailWrite::Spool(mail);
+        self.submit(|reply| writer::Job::Mail(Box::new(write), reply))
+            .await
+    }
+
+    async fn pending_mail(&self, limit: u32) -> Result<Vec<SpooledMail>, StoreError> {
+        mail::pending(&self.reads, limit).await
+    }
+
+    async fn finish_mail(
+        &self,
+        id: MailId,
+        outcome: MailOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let write = mail::MailWrite::Finish { id, outcome, at };
+        self.submit(|reply| writer::Job::Mail(Box::new(write), reply))
+            .await
+    }
+
+    async fn mail_status(&self, id: MailId) -> Result<MailStatus, StoreError> {
+        mail::status(&self.reads, id).await
     }
 }
 

@@ -26,6 +26,8 @@ pub(super) enum Job {
     Audit(AuditDraft, Reply<()>),
     Status(StatusChange, Reply<ReferralSummary>),
     Review(ReviewDecision, Reply<ReferralSummary>),
+    /// Inbound mail spool writes (`mail.rs`).
+    Mail(Box<super::mail::MailWrite>, Reply<()>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -198,6 +200,13 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
                 .await;
                 pending.push(Pending::Status(tx, r));
             }
+            Job::Mail(write, tx) => {
+                let r = in_savepoint(conn, head, async |conn, head| {
+                    super::mail::write(conn, head, &write).await
+                })
+                .await;
+                pending.push(Pending::Audit(tx, r));
+            }
             Job::Shutdown(_) => {}
         }
     }
@@ -279,14 +288,14 @@ fn fail(job: Job) -> Option<Pending> {
     }
     match job {
         Job::Accept(_, tx) => Some(Pending::Accept(tx, e())),
-        Job::Audit(_, tx) => Some(Pending::Audit(tx, e())),
+        Job::Audit(_, tx) | Job::Mail(_, tx) => Some(Pending::Audit(tx, e())),
         Job::Status(_, tx) | Job::Review(_, tx) => Some(Pending::Status(tx, e())),
         Job::Shutdown(_) => None,
     }
 }
 
 /// Appends one chained audit event and advances the head.
-async fn append(
+pub(super) async fn append(
     conn: &mut SqliteConnection,
     head: &mut ChainHead,
     draft: &AuditDraft,
