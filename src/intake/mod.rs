@@ -7,6 +7,8 @@
 //! never delivers: providers take referrals from the store.
 
 pub mod drop_folder;
+pub mod email;
+pub mod smtp;
 
 use std::sync::Arc;
 
@@ -41,6 +43,8 @@ pub enum Channel {
     FhirMessage,
     /// A file in an organisation's drop folder.
     DropFolder,
+    /// A message to a referral address over SMTP.
+    Email,
 }
 
 impl Channel {
@@ -50,6 +54,7 @@ impl Channel {
             Channel::Http => "http",
             Channel::FhirMessage => "fhir-message",
             Channel::DropFolder => "drop-folder",
+            Channel::Email => "email",
         }
     }
 }
