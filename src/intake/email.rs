@@ -360,7 +360,7 @@ fn reason_of(e: &EmailError) -> &'static str {
 /// The letter is the first attachment when there is one (a covering note in the body,
 /// the letter attached), else the first text body, else the first HTML body.
 fn read_email(raw: &[u8]) -> Result<Email, EmailError> {
-    use mail_parser::{MessageParser, MimeHeaders};
+    use mail_parser::{MessageParser, MimeHeaders, PartType};
 
     let message = MessageParser::default()
         .parse(raw)
@@ -383,15 +383,32 @@ fn read_email(raw: &[u8]) -> Result<Email, EmailError> {
             media_type: media_type(part, "application/octet-stream"),
             bytes: part.contents().to_vec(),
         }
-    } else if let Some(text) = message.body_text(0).filter(|t| !t.trim().is_empty()) {
+    } else if let Some(text) = message
+        .text_part(0)
+        // Likewise an HTML-only message lists its HTML part as the text body.
+        .and_then(|p| match &p.body {
+            PartType::Text(text) => Some(text),
+            _ => None,
+        })
+        .filter(|t| !t.trim().is_empty())
+    {
         Part {
             media_type: "text/plain".to_owned(),
-            bytes: text.into_owned().into_bytes(),
+            bytes: text.as_bytes().to_vec(),
         }
-    } else if let Some(html) = message.body_html(0) {
+    } else if let Some(html) = message
+        .html_part(0)
+        // mail-parser lists a text part as the HTML body too when there is no HTML
+        // alternative (converted); only a real HTML part is a letter here.
+        .and_then(|p| match &p.body {
+            PartType::Html(html) => Some(html),
+            _ => None,
+        })
+        .filter(|h| !h.trim().is_empty())
+    {
         Part {
             media_type: "text/html".to_owned(),
-            bytes: html.into_owned().into_bytes(),
+            bytes: html.as_bytes().to_vec(),
         }
     } else {
         return Err(EmailError::NoLetter);
@@ -420,6 +437,19 @@ mod tests {
         let raw = b"From: a@b.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nPlease find attached\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"l.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\nRGVhciBjb2xsZWFndWU=\r\n--b--\r\n";
         let email = read_email(raw).unwrap();
         assert_eq!(email.letter.bytes, b"Dear colleague");
+    }
+
+    #[test]
+    fn an_email_with_a_blank_body_and_no_attachment_has_no_letter() {
+        let raw = b"From: a@b.example\r\nSubject: s\r\n\r\n \r\n";
+        assert!(matches!(read_email(raw), Err(EmailError::NoLetter)));
+    }
+
+    #[test]
+    fn an_html_only_email_is_read_as_html() {
+        let raw = b"From: a@b.example\r\nContent-Type: text/html\r\n\r\n<p>Dear colleague</p>\r\n";
+        let email = read_email(raw).unwrap();
+        assert_eq!(email.letter.media_type, "text/html");
     }
 
     #[test]

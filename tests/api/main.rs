@@ -14,4 +14,5 @@ mod letters;
 mod logs;
 mod restart;
 mod review;
+mod smtp;
 mod store;
