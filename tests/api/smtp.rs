@@ -447,6 +447,55 @@ async fn a_client_stalling_inside_data_is_told_421() {
 }
 
 #[actix_web::test]
+async fn a_client_trickling_a_command_or_a_message_is_cut_off_at_the_deadline() {
+    let app = spawn_smtp_app_with(|s| {
+        s.command_timeout_secs = 1;
+        s.data_timeout_secs = 2;
+    })
+    .await;
+    // A byte every 200 ms never lets a read time out; the whole command must.
+    let mut raw = connect(&app).await;
+    let started = tokio::time::Instant::now();
+    let mut code = 0;
+    for _ in 0..50 {
+        // The server may have closed already: a failed write is not the failure here.
+        let _ = raw.io.get_mut().write_all(b"N").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(1), raw.io.fill_buf()).await
+            && !n.is_empty()
+        {
+            code = raw.reply().await.0;
+            break;
+        }
+    }
+    assert_eq!(code, 421, "cut off after {:?}", started.elapsed());
+
+    // The same inside DATA: each line is quick, the message as a whole is not.
+    let mut tls = secure(&app).await;
+    assert_eq!(tls.cmd(&format!("MAIL FROM:<{SENDER}>\r\n")).await, 250);
+    assert_eq!(tls.cmd(&format!("RCPT TO:<{REFERRALS}>\r\n")).await, 250);
+    assert_eq!(tls.cmd("DATA\r\n").await, 354);
+    let started = tokio::time::Instant::now();
+    let mut code = 0;
+    for _ in 0..50 {
+        let _ = tls
+            .io
+            .get_mut()
+            .write_all(b"a line of a very slow letter\r\n")
+            .await;
+        let _ = tls.io.get_mut().flush().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(1), tls.io.fill_buf()).await
+            && !n.is_empty()
+        {
+            code = tls.reply().await.0;
+            break;
+        }
+    }
+    assert_eq!(code, 421, "cut off after {:?}", started.elapsed());
+}
+
+#[actix_web::test]
 async fn connections_beyond_the_per_ip_limit_get_421() {
     let app = spawn_smtp_app_with(|s| s.max_connections_per_ip = 2).await;
     let _first = connect(&app).await;

@@ -103,8 +103,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         .await;
     }
 
-    /// The next command line, waiting at most `idle` for it.
+    /// The next command line, waiting at most `idle` for all of it: one deadline per
+    /// line, not per read, so a client trickling a byte at a time cannot hold a
+    /// connection open indefinitely (slowloris).
     pub(super) async fn line(&mut self, idle: Duration, stop: &CancellationToken) -> Line {
+        let until = Instant::now() + idle;
         loop {
             if let Some(pos) = self.input.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.input.drain(..=pos).collect();
@@ -126,7 +129,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if self.flush().await.is_err() {
                 return Line::Closed;
             }
-            match self.read(Instant::now() + idle, stop).await {
+            match self.read(until, stop).await {
                 Read::Bytes => {}
                 Read::Closed => return Line::Closed,
                 Read::TimedOut => return Line::TimedOut,
