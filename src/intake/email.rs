@@ -24,6 +24,8 @@ use crate::clock::Clock;
 use crate::crypto::{CryptoError, DataKeys};
 use crate::domain::{OrgId, ReferralId, State};
 use crate::store::{MailId, MailOutcome, NewMail, SpooledMail, Store, StoreError};
+use crate::telemetry::events::{EmailFailed, EmailSpooled};
+use crate::telemetry::metrics::Metrics;
 
 /// Spool entries read per query.
 const BATCH: u32 = 16;
@@ -44,6 +46,7 @@ pub struct Spool {
     keys: Arc<DataKeys>,
     clock: Clock,
     wake: Arc<Notify>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Spool {
@@ -55,6 +58,7 @@ impl Spool {
             keys: ctx.keys.clone(),
             clock: ctx.clock,
             wake,
+            metrics: ctx.metrics.clone(),
         }
     }
 
@@ -88,7 +92,7 @@ impl Spool {
             message_sealed: sealed,
         };
         self.store.spool_mail(mail).await?;
-        tracing::info!(mail_id = %id, org = %org, channel = "email", size, "email spooled");
+        EmailSpooled { id, org, size }.emit(&self.metrics);
         // A permit is stored if the channel is busy, so this wake-up is never lost.
         self.wake.notify_one();
         Ok(id)
@@ -169,7 +173,7 @@ async fn process(ctx: &IntakeContext, mail: SpooledMail) -> Processed {
         .and_then(|s| String::from_utf8(s).ok());
     let Ok(raw) = opened else {
         // Not transient: the key in use did not seal it. Kept for operators.
-        return finish(ctx, mail.id, MailOutcome::Failed("unreadable")).await;
+        return finish(ctx, &mail, MailOutcome::Failed("unreadable")).await;
     };
     let parsed = tokio::task::spawn_blocking(move || read_email(&raw)).await;
     let email = match parsed {
@@ -178,13 +182,13 @@ async fn process(ctx: &IntakeContext, mail: SpooledMail) -> Processed {
             let reason = reason_of(&e);
             let ack = Acknowledgement::new(sender, None, None, AckState::rejected(reason));
             acknowledge(mail.id, &ack);
-            return finish(ctx, mail.id, MailOutcome::Failed(reason)).await;
+            return finish(ctx, &mail, MailOutcome::Failed(reason)).await;
         }
         // The parser panicked: treat the message as unreadable, never crash.
         Err(_) => {
             let ack = Acknowledgement::new(sender, None, None, AckState::rejected("not-mime"));
             acknowledge(mail.id, &ack);
-            return finish(ctx, mail.id, MailOutcome::Failed("not-mime")).await;
+            return finish(ctx, &mail, MailOutcome::Failed("not-mime")).await;
         }
     };
     let raw = RawSubmission {
@@ -208,7 +212,7 @@ async fn process(ctx: &IntakeContext, mail: SpooledMail) -> Processed {
                 Acknowledgement::new(sender, in_reply_to, Some(receipt.summary.id), state);
             ack.duplicate = receipt.duplicate;
             acknowledge(mail.id, &ack);
-            finish(ctx, mail.id, MailOutcome::Done(receipt.summary.id)).await
+            finish(ctx, &mail, MailOutcome::Done(receipt.summary.id)).await
         }
         Err(e) => {
             let reason = match e {
@@ -222,19 +226,30 @@ async fn process(ctx: &IntakeContext, mail: SpooledMail) -> Processed {
             };
             let ack = Acknowledgement::new(sender, in_reply_to, None, AckState::rejected(reason));
             acknowledge(mail.id, &ack);
-            finish(ctx, mail.id, MailOutcome::Failed(reason)).await
+            finish(ctx, &mail, MailOutcome::Failed(reason)).await
         }
     }
 }
 
-async fn finish(ctx: &IntakeContext, id: MailId, outcome: MailOutcome) -> Processed {
-    let failed = matches!(outcome, MailOutcome::Failed(_));
-    match ctx.store.finish_mail(id, outcome, ctx.clock.now()).await {
+async fn finish(ctx: &IntakeContext, mail: &SpooledMail, outcome: MailOutcome) -> Processed {
+    let failed = match outcome {
+        MailOutcome::Failed(reason) => Some(reason),
+        MailOutcome::Done(_) => None,
+    };
+    match ctx
+        .store
+        .finish_mail(mail.id, outcome, ctx.clock.now())
+        .await
+    {
         Ok(()) => {
-            if failed {
-                tracing::warn!("email could not be taken in; kept in the spool as failed");
-            } else {
-                tracing::info!("email processed");
+            match failed {
+                Some(reason) => EmailFailed {
+                    id: mail.id,
+                    org: &mail.org,
+                    reason,
+                }
+                .emit(&ctx.metrics),
+                None => tracing::info!("email processed"),
             }
             Processed::Finished
         }

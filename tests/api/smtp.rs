@@ -358,6 +358,22 @@ async fn an_unknown_sender_is_refused_with_550() {
     assert_eq!(tls.cmd("MAIL FROM:<>\r\n").await, 550);
     // Still usable: an allowed sender goes through.
     assert_eq!(tls.cmd(&format!("MAIL FROM:<{SENDER}>\r\n")).await, 250);
+    // Refusals are counted by reason, for operators.
+    let metrics = metrics_text(&app).await;
+    assert!(
+        metrics.contains(r#"event="smtp_refused",reason="sender-not-allowed"} 2"#),
+        "{metrics}"
+    );
+}
+
+async fn metrics_text(app: &TestApp) -> String {
+    let mut resp = app
+        .anonymous()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    String::from_utf8(resp.body().await.unwrap().to_vec()).unwrap()
 }
 
 #[actix_web::test]

@@ -29,6 +29,8 @@ use self::conn::Conn;
 use self::session::{End, Session};
 use crate::config::{Settings, SmtpSettings};
 use crate::intake::email::Spool;
+use crate::telemetry::events::SmtpRefused;
+use crate::telemetry::metrics::Metrics;
 
 /// How long open sessions get to finish after shutdown is asked for.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -64,6 +66,7 @@ struct Shared {
     limits: Limits,
     spool: Spool,
     tls: TlsAcceptor,
+    metrics: Arc<Metrics>,
 }
 
 /// Connections open now, in all and per IP address.
@@ -146,6 +149,7 @@ impl SmtpServer {
                 data_timeout: Duration::from_secs(smtp.data_timeout_secs),
             },
             settings: settings.clone(),
+            metrics: spool.metrics.clone(),
             spool,
             tls,
         };
@@ -185,7 +189,7 @@ impl SmtpServer {
                 }
             };
             let Some(place) = self.gate.admit(peer.ip()) else {
-                refuse(tcp);
+                refuse(tcp, &self.shared.metrics);
                 continue;
             };
             let shared = self.shared.clone();
@@ -210,11 +214,12 @@ impl SmtpServer {
 /// Tells a connection over the limits to come back later, without waiting on it: a
 /// new socket's send buffer is empty, so a non-blocking write of one line succeeds, and
 /// a flood cannot hold up the accept loop.
-fn refuse(tcp: TcpStream) {
-    tracing::warn!(
-        channel = "email",
-        "smtp connection refused: too many connections"
-    );
+fn refuse(tcp: TcpStream, metrics: &Metrics) {
+    SmtpRefused {
+        reason: "too-many-connections",
+        org: None,
+    }
+    .emit(metrics);
     let _ = tcp.try_write(b"421 4.7.0 Too many connections, try again later\r\n");
     drop(tcp);
 }

@@ -19,6 +19,7 @@ use super::Shared;
 use super::conn::{Conn, Data, Line};
 use crate::config::is_address;
 use crate::domain::OrgId;
+use crate::telemetry::events::SmtpRefused;
 
 /// Errors (syntax, refusals) a client may make before it is disconnected.
 const MAX_ERRORS: u32 = 20;
@@ -121,6 +122,23 @@ impl Session {
         conn.reply(reply);
     }
 
+    /// A refusal worth counting (policy, not syntax): replied, counted as an error,
+    /// reported with a fixed reason code.
+    fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        conn: &mut Conn<S>,
+        shared: &Shared,
+        reason: &'static str,
+        reply: &str,
+    ) {
+        SmtpRefused {
+            reason,
+            org: self.envelope.as_ref().map(|e| &e.org),
+        }
+        .emit(&shared.metrics);
+        self.error(conn, reply);
+    }
+
     fn command<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         conn: &mut Conn<S>,
@@ -149,7 +167,7 @@ impl Session {
             Request::StartTls => return Next::StartTls,
             Request::Mail { from } => self.mail(conn, shared, &from),
             Request::Rcpt { to } => self.rcpt(conn, shared, &to),
-            Request::Data => return self.data_command(conn),
+            Request::Data => return self.data_command(conn, shared),
             Request::Rset => {
                 self.envelope = None;
                 conn.reply("250 2.0.0 OK\r\n");
@@ -185,9 +203,14 @@ impl Session {
     }
 
     /// Checks shared by MAIL, RCPT and DATA: TLS first, then EHLO/HELO.
-    fn ready_for_mail<S: AsyncRead + AsyncWrite + Unpin>(&mut self, conn: &mut Conn<S>) -> bool {
+    fn ready_for_mail<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        conn: &mut Conn<S>,
+        shared: &Shared,
+    ) -> bool {
         if !self.tls {
-            self.error(conn, "530 5.7.0 Must issue a STARTTLS command first\r\n");
+            let reply = "530 5.7.0 Must issue a STARTTLS command first\r\n";
+            self.refuse(conn, shared, "starttls-required", reply);
             return false;
         }
         if !self.greeted {
@@ -203,27 +226,25 @@ impl Session {
         shared: &Shared,
         from: &MailFrom<Cow<'_, str>>,
     ) {
-        if !self.ready_for_mail(conn) {
+        if !self.ready_for_mail(conn, shared) {
             return;
         }
         if self.envelope.is_some() {
             return self.error(conn, "503 5.5.1 Nested MAIL command\r\n");
         }
         if from.size > shared.limits.max_message {
-            return self.error(conn, "552 5.3.4 Message size exceeds fixed limit\r\n");
+            let reply = "552 5.3.4 Message size exceeds fixed limit\r\n";
+            return self.refuse(conn, shared, "too-big", reply);
         }
         let address = from.address.as_ref();
         if !is_address(address) {
             // Also refuses the null sender (<>): bounces are not referrals.
-            return self.error(conn, "550 5.7.1 Sender not allowed\r\n");
+            let reply = "550 5.7.1 Sender not allowed\r\n";
+            return self.refuse(conn, shared, "sender-not-allowed", reply);
         }
         let Some(org) = shared.settings.sender_organisation(address) else {
-            tracing::info!(
-                channel = "email",
-                reason = "sender-not-allowed",
-                "smtp mail refused"
-            );
-            return self.error(conn, "550 5.7.1 Sender not allowed\r\n");
+            let reply = "550 5.7.1 Sender not allowed\r\n";
+            return self.refuse(conn, shared, "sender-not-allowed", reply);
         };
         self.envelope = Some(Envelope {
             sender: address.to_owned(),
@@ -239,10 +260,10 @@ impl Session {
         shared: &Shared,
         to: &RcptTo<Cow<'_, str>>,
     ) {
-        if !self.ready_for_mail(conn) {
+        if !self.ready_for_mail(conn, shared) {
             return;
         }
-        let Some(envelope) = self.envelope.as_mut() else {
+        let Some(recipients) = self.envelope.as_ref().map(|e| e.recipients) else {
             return self.error(conn, "503 5.5.1 Need MAIL before RCPT\r\n");
         };
         let ours = shared
@@ -250,22 +271,24 @@ impl Session {
             .iter()
             .any(|a| a.eq_ignore_ascii_case(to.address.as_ref()));
         if !ours {
-            tracing::info!(
-                channel = "email",
-                reason = "unknown-recipient",
-                "smtp recipient refused"
-            );
-            return self.error(conn, "550 5.7.1 Relaying denied\r\n");
+            let reply = "550 5.7.1 Relaying denied\r\n";
+            return self.refuse(conn, shared, "relaying-denied", reply);
         }
-        if envelope.recipients >= MAX_RECIPIENTS {
+        if recipients >= MAX_RECIPIENTS {
             return self.error(conn, "452 4.5.3 Too many recipients\r\n");
         }
-        envelope.recipients += 1;
+        if let Some(envelope) = self.envelope.as_mut() {
+            envelope.recipients += 1;
+        }
         conn.reply("250 2.1.5 Recipient OK\r\n");
     }
 
-    fn data_command<S: AsyncRead + AsyncWrite + Unpin>(&mut self, conn: &mut Conn<S>) -> Next {
-        if !self.ready_for_mail(conn) {
+    fn data_command<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        conn: &mut Conn<S>,
+        shared: &Shared,
+    ) -> Next {
+        if !self.ready_for_mail(conn, shared) {
             return Next::Continue;
         }
         match &self.envelope {
@@ -298,7 +321,11 @@ impl Session {
         let message = match data {
             Data::Message(m) => m,
             Data::TooBig => {
-                tracing::info!(channel = "email", org = %envelope.org, reason = "too-big", "smtp message refused");
+                SmtpRefused {
+                    reason: "too-big",
+                    org: Some(&envelope.org),
+                }
+                .emit(&shared.metrics);
                 self.error(conn, "552 5.3.4 Message size exceeds fixed limit\r\n");
                 return None;
             }
@@ -335,7 +362,11 @@ fn parse_error_reply(e: &ParseError) -> &'static str {
 }
 
 async fn timed_out<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>, shared: &Shared) -> End {
-    tracing::info!(channel = "email", "smtp client timed out");
+    SmtpRefused {
+        reason: "timeout",
+        org: None,
+    }
+    .emit(&shared.metrics);
     conn.reply("421 4.4.2 Timeout, closing connection\r\n");
     conn.close(shared.limits.command_timeout).await;
     End::Close
@@ -354,6 +385,11 @@ async fn too_many_errors<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     shared: &Shared,
 ) -> End {
+    SmtpRefused {
+        reason: "too-many-errors",
+        org: None,
+    }
+    .emit(&shared.metrics);
     conn.reply("421 4.7.0 Too many errors, closing connection\r\n");
     conn.close(shared.limits.command_timeout).await;
     End::Close
