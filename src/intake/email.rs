@@ -22,10 +22,17 @@ use tokio_util::sync::CancellationToken;
 use super::{Channel, IntakeContext, IntakeError, RawSubmission, accept};
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, DataKeys};
-use crate::domain::{OrgId, ReferralId, State};
+use crate::domain::{OrgId, State};
 use crate::store::{MailId, MailOutcome, NewMail, SpooledMail, Store, StoreError};
 use crate::telemetry::events::{EmailFailed, EmailSpooled};
 use crate::telemetry::metrics::Metrics;
+
+// TEMP until feedback::reply and normalise::email land (see each file).
+mod temp_ack;
+mod temp_reader;
+
+use self::temp_ack::{AckState, Acknowledgement, acknowledge};
+use self::temp_reader::{read_email, reason_of};
 
 /// Spool entries read per query.
 const BATCH: u32 = 16;
@@ -163,57 +170,37 @@ async fn drain(ctx: &IntakeContext, stop: &CancellationToken) -> Result<(), ()> 
 
 #[tracing::instrument(skip_all, fields(mail_id = %mail.id, org = %mail.org, channel = "email"))]
 async fn process(ctx: &IntakeContext, mail: SpooledMail) -> Processed {
-    let opened = ctx
+    let Ok(raw) = ctx
         .keys
-        .open(&mail.message_sealed, mail.id.message_context().as_bytes());
+        .open(&mail.message_sealed, mail.id.message_context().as_bytes())
+    else {
+        // Not transient: the key in use did not seal it. Kept for operators.
+        return finish(ctx, &mail, MailOutcome::Failed("unreadable")).await;
+    };
     let sender = ctx
         .keys
         .open(&mail.sender_sealed, mail.id.sender_context().as_bytes())
         .ok()
         .and_then(|s| String::from_utf8(s).ok());
-    let Ok(raw) = opened else {
-        // Not transient: the key in use did not seal it. Kept for operators.
-        return finish(ctx, &mail, MailOutcome::Failed("unreadable")).await;
-    };
-    let parsed = tokio::task::spawn_blocking(move || read_email(&raw)).await;
-    let email = match parsed {
+    // MIME parsing of a large message is CPU work: off the runtime, and a panic in the
+    // parser is a failed message, never a crashed channel.
+    let email = match tokio::task::spawn_blocking(move || read_email(&raw)).await {
         Ok(Ok(email)) => email,
-        Ok(Err(e)) => {
-            let reason = reason_of(&e);
-            let ack = Acknowledgement::new(sender, None, None, AckState::rejected(reason));
-            acknowledge(mail.id, &ack);
-            return finish(ctx, &mail, MailOutcome::Failed(reason)).await;
-        }
-        // The parser panicked: treat the message as unreadable, never crash.
-        Err(_) => {
-            let ack = Acknowledgement::new(sender, None, None, AckState::rejected("not-mime"));
-            acknowledge(mail.id, &ack);
-            return finish(ctx, &mail, MailOutcome::Failed("not-mime")).await;
-        }
+        Ok(Err(e)) => return refuse(ctx, &mail, sender, None, reason_of(&e)).await,
+        Err(_) => return refuse(ctx, &mail, sender, None, "not-mime").await,
     };
-    let raw = RawSubmission {
+    let submission = RawSubmission {
         org: mail.org.clone(),
         channel: Channel::Email,
         media_type: email.letter.media_type.clone(),
         body: Bytes::from(email.letter.bytes),
+        // The same spool entry read again (a crash before `finish`) matches the
+        // referral it already made instead of making a second.
         idempotency_key: Some(format!("mail:{}", mail.id)),
     };
     let in_reply_to = email.message_id;
-    match accept(ctx, raw).await {
-        Ok(receipt) => {
-            let state = if !receipt.record.is_referral {
-                AckState::NotAReferral
-            } else if receipt.summary.state == State::NeedsReview {
-                AckState::HeldForReview
-            } else {
-                AckState::Accepted
-            };
-            let mut ack =
-                Acknowledgement::new(sender, in_reply_to, Some(receipt.summary.id), state);
-            ack.duplicate = receipt.duplicate;
-            acknowledge(mail.id, &ack);
-            finish(ctx, &mail, MailOutcome::Done(receipt.summary.id)).await
-        }
+    let receipt = match accept(ctx, submission).await {
+        Ok(receipt) => receipt,
         Err(e) => {
             let reason = match e {
                 IntakeError::Invalid(_) => "invalid",
@@ -224,11 +211,35 @@ async fn process(ctx: &IntakeContext, mail: SpooledMail) -> Processed {
                     return Processed::Retry;
                 }
             };
-            let ack = Acknowledgement::new(sender, in_reply_to, None, AckState::rejected(reason));
-            acknowledge(mail.id, &ack);
-            finish(ctx, &mail, MailOutcome::Failed(reason)).await
+            return refuse(ctx, &mail, sender, in_reply_to, reason).await;
         }
-    }
+    };
+    let state = if !receipt.record.is_referral {
+        AckState::NotAReferral
+    } else if receipt.summary.state == State::NeedsReview {
+        AckState::HeldForReview
+    } else {
+        AckState::Accepted
+    };
+    let id = receipt.summary.id;
+    let mut ack = Acknowledgement::new(sender, in_reply_to, Some(id), state);
+    ack.duplicate = receipt.duplicate;
+    acknowledge(mail.id, &ack);
+    finish(ctx, &mail, MailOutcome::Done(id)).await
+}
+
+/// A message that cannot become a referral: the sender is told why (a reason code)
+/// and the entry is kept as failed.
+async fn refuse(
+    ctx: &IntakeContext,
+    mail: &SpooledMail,
+    sender: Option<String>,
+    in_reply_to: Option<String>,
+    reason: &'static str,
+) -> Processed {
+    let ack = Acknowledgement::new(sender, in_reply_to, None, AckState::rejected(reason));
+    acknowledge(mail.id, &ack);
+    finish(ctx, mail, MailOutcome::Failed(reason)).await
 }
 
 async fn finish(ctx: &IntakeContext, mail: &SpooledMail, outcome: MailOutcome) -> Processed {
@@ -257,219 +268,5 @@ async fn finish(ctx: &IntakeContext, mail: &SpooledMail, outcome: MailOutcome) -
             tracing::error!(error = %e, "spool entry could not be finished; will retry");
             Processed::Retry
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------
-// Acknowledgement. TEMP until feedback::reply lands: these mirror the contract in
-// PLAN-email.md (`feedback::reply::{Acknowledgement, AckState}`) and `acknowledge` only
-// logs; at merge it becomes `queue_acknowledgement(mail_ctx, id.as_uuid(), &ack)`.
-// ---------------------------------------------------------------------------------
-
-/// The referral's state as the sender is told it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum AckState {
-    Accepted,
-    HeldForReview,
-    NotAReferral,
-    /// A reason code, never text from the message.
-    Rejected {
-        reason: String,
-    },
-}
-
-impl AckState {
-    fn rejected(reason: &str) -> Self {
-        AckState::Rejected {
-            reason: reason.to_owned(),
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            AckState::Accepted => "accepted",
-            AckState::HeldForReview => "held-for-review",
-            AckState::NotAReferral => "not-a-referral",
-            AckState::Rejected { reason } => reason,
-        }
-    }
-}
-
-/// The reply to the sender of an emailed referral.
-// `to` and `in_reply_to` are read by feedback::reply once it is wired in.
-#[allow(dead_code)]
-struct Acknowledgement {
-    /// The envelope sender: allow-listed, unlike the From header, so replies cannot be
-    /// aimed at a third party.
-    to: Option<String>,
-    in_reply_to: Option<String>,
-    reference: Option<ReferralId>,
-    state: AckState,
-    duplicate: bool,
-}
-
-impl Acknowledgement {
-    fn new(
-        to: Option<String>,
-        in_reply_to: Option<String>,
-        reference: Option<ReferralId>,
-        state: AckState,
-    ) -> Self {
-        Self {
-            to,
-            in_reply_to,
-            reference,
-            state,
-            duplicate: false,
-        }
-    }
-}
-
-/// TEMP until feedback::reply lands: logs what would be queued (no addresses). The
-/// dedupe id will be the spool id, so re-processing after a crash queues no second
-/// reply.
-fn acknowledge(id: MailId, ack: &Acknowledgement) {
-    tracing::info!(
-        mail_id = %id,
-        referral_id = ack.reference.map(|r| r.to_string()),
-        state = ack.state.as_str(),
-        duplicate = ack.duplicate,
-        has_recipient = ack.to.is_some(),
-        "email acknowledgement due"
-    );
-}
-
-// ---------------------------------------------------------------------------------
-// TEMP until normalise::email lands: a minimal reader with the contract's shape
-// (`normalise::email::{read, Email, Part, EmailError}`), to be replaced at merge.
-// ---------------------------------------------------------------------------------
-
-/// One document of a message.
-struct Part {
-    media_type: String,
-    bytes: Vec<u8>,
-}
-
-/// What the channel needs of a message.
-struct Email {
-    message_id: Option<String>,
-    letter: Part,
-}
-
-/// Why a message cannot be read. Messages carry no input values.
-#[derive(Debug, thiserror::Error)]
-enum EmailError {
-    #[error("not a MIME message")]
-    NotMime,
-    #[error("no letter in the message")]
-    NoLetter,
-}
-
-fn reason_of(e: &EmailError) -> &'static str {
-    match e {
-        EmailError::NotMime => "not-mime",
-        EmailError::NoLetter => "no-letter",
-    }
-}
-
-/// The letter is the first attachment when there is one (a covering note in the body,
-/// the letter attached), else the first text body, else the first HTML body.
-fn read_email(raw: &[u8]) -> Result<Email, EmailError> {
-    use mail_parser::{MessageParser, MimeHeaders, PartType};
-
-    let message = MessageParser::default()
-        .parse(raw)
-        .ok_or(EmailError::NotMime)?;
-    // A message with no header at all is not mail (mail-parser reads anything).
-    if message.headers().is_empty() {
-        return Err(EmailError::NotMime);
-    }
-    let media_type = |part: &mail_parser::MessagePart<'_>, default: &str| {
-        part.content_type()
-            .map(|c| match &c.c_subtype {
-                Some(sub) => format!("{}/{}", c.c_type, sub),
-                None => c.c_type.to_string(),
-            })
-            .unwrap_or_else(|| default.to_owned())
-            .to_ascii_lowercase()
-    };
-    let letter = if let Some(part) = message.attachments().find(|p| !p.is_message()) {
-        Part {
-            media_type: media_type(part, "application/octet-stream"),
-            bytes: part.contents().to_vec(),
-        }
-    } else if let Some(text) = message
-        .text_part(0)
-        // Likewise an HTML-only message lists its HTML part as the text body.
-        .and_then(|p| match &p.body {
-            PartType::Text(text) => Some(text),
-            _ => None,
-        })
-        .filter(|t| !t.trim().is_empty())
-    {
-        Part {
-            media_type: "text/plain".to_owned(),
-            bytes: text.as_bytes().to_vec(),
-        }
-    } else if let Some(html) = message
-        .html_part(0)
-        // mail-parser lists a text part as the HTML body too when there is no HTML
-        // alternative (converted); only a real HTML part is a letter here.
-        .and_then(|p| match &p.body {
-            PartType::Html(html) => Some(html),
-            _ => None,
-        })
-        .filter(|h| !h.trim().is_empty())
-    {
-        Part {
-            media_type: "text/html".to_owned(),
-            bytes: html.as_bytes().to_vec(),
-        }
-    } else {
-        return Err(EmailError::NoLetter);
-    };
-    Ok(Email {
-        message_id: message.message_id().map(str::to_owned),
-        letter,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_letter_in_the_body_is_the_letter() {
-        let raw = b"From: a@b.example\r\nMessage-ID: <x@y>\r\nSubject: s\r\n\r\nDear colleague\r\n";
-        let email = read_email(raw).unwrap();
-        assert_eq!(email.letter.media_type, "text/plain");
-        assert!(email.letter.bytes.starts_with(b"Dear colleague"));
-        assert_eq!(email.message_id.as_deref(), Some("x@y"));
-    }
-
-    #[test]
-    fn an_attached_letter_wins_over_the_covering_note() {
-        let raw = b"From: a@b.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nPlease find attached\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"l.txt\"\r\nContent-Transfer-Encoding: base64\r\n\r\nRGVhciBjb2xsZWFndWU=\r\n--b--\r\n";
-        let email = read_email(raw).unwrap();
-        assert_eq!(email.letter.bytes, b"Dear colleague");
-    }
-
-    #[test]
-    fn an_email_with_a_blank_body_and_no_attachment_has_no_letter() {
-        let raw = b"From: a@b.example\r\nSubject: s\r\n\r\n \r\n";
-        assert!(matches!(read_email(raw), Err(EmailError::NoLetter)));
-    }
-
-    #[test]
-    fn an_html_only_email_is_read_as_html() {
-        let raw = b"From: a@b.example\r\nContent-Type: text/html\r\n\r\n<p>Dear colleague</p>\r\n";
-        let email = read_email(raw).unwrap();
-        assert_eq!(email.letter.media_type, "text/html");
-    }
-
-    #[test]
-    fn bytes_that_are_not_mail_are_refused() {
-        assert!(read_email(b"").is_err());
-        assert!(read_email(&[0xff; 64]).is_err());
     }
 }
