@@ -5,10 +5,12 @@
 //! client (RFC 2920) gets one write per batch of commands. Nothing read is ever copied
 //! into a reply.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -38,13 +40,74 @@ pub(super) enum Line {
 /// What reading a message after DATA gave.
 #[derive(Debug)]
 pub(super) enum Data {
-    /// The message, dot-unstuffed, without the final `.` line.
-    Message(Vec<u8>),
+    /// The message, dot-unstuffed, without the final `.` line, and the memory it holds
+    /// (returned to the budget when dropped, i.e. after the spool commit).
+    Message(Vec<u8>, Reserved),
     /// Longer than the limit: read to its end and discarded.
     TooBig,
+    /// Messages being received on all connections together already hold the memory
+    /// budget: read to its end and discarded (the sender should try again later).
+    NoRoom,
     Closed,
     TimedOut,
     Stopped,
+}
+
+/// Memory for messages being received, shared by all connections, in KiB: each
+/// connection is bounded by the size limit, and this bounds them all together, so a
+/// flood of large messages cannot exhaust memory.
+pub(super) type Budget = Arc<Semaphore>;
+
+/// The budget a budget of `bytes` makes.
+pub(super) fn budget(bytes: usize) -> Budget {
+    Arc::new(Semaphore::new((bytes / 1024).min(Semaphore::MAX_PERMITS)))
+}
+
+/// Memory one message holds from the [`Budget`]; given back when dropped.
+#[derive(Debug)]
+pub(super) struct Reserved {
+    budget: Budget,
+    kib: u32,
+}
+
+impl Reserved {
+    fn new(budget: &Budget) -> Self {
+        Self {
+            budget: budget.clone(),
+            kib: 0,
+        }
+    }
+
+    /// Holds enough for `bytes`; false when the budget has no more.
+    fn cover(&mut self, bytes: usize) -> bool {
+        let want = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        let more = want.saturating_sub(self.kib);
+        if more == 0 {
+            return true;
+        }
+        match self.budget.try_acquire_many(more) {
+            Ok(permit) => {
+                // Given back by hand in Drop, so the count can grow step by step.
+                permit.forget();
+                self.kib += more;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        self.budget.add_permits(self.kib as usize);
+    }
+}
+
+/// Why a message is being discarded.
+#[derive(Debug, Clone, Copy)]
+enum Discarded {
+    TooBig,
+    NoRoom,
 }
 
 enum Read {
@@ -139,24 +202,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// The message after `354`, dot-unstuffed by smtp-proto's receiver. At most
-    /// `max` bytes are kept (plus one read); past that the rest is read and dropped,
-    /// so the connection stays usable for the next message. Each read waits at most
-    /// `idle`, the whole message at most until `deadline`.
+    /// `max` bytes are kept (plus one read), and only while `budget` has room; past
+    /// that the rest is read and dropped, so the connection stays usable for the next
+    /// message. Each read waits at most `idle`, the whole message at most until
+    /// `deadline`.
     pub(super) async fn data(
         &mut self,
         max: usize,
+        budget: &Budget,
         idle: Duration,
         deadline: Instant,
         stop: &CancellationToken,
     ) -> Data {
         let mut receiver = DataReceiver::new();
         let mut message = Vec::new();
+        let mut reserved = Reserved::new(budget);
         // The receiver finds the end (CRLF . CRLF) and stuffed dots by looking at the
         // bytes before a dot; priming it with the CRLF that ended the DATA command lets
         // an empty message or a stuffed dot on the first line be read correctly.
         receiver.ingest(&mut b"\r\n".iter(), &mut message);
         message.clear();
-        let mut discard: Option<DummyDataReceiver> = None;
+        let mut discard: Option<(DummyDataReceiver, Discarded)> = None;
         if self.flush().await.is_err() {
             return Data::Closed;
         }
@@ -164,19 +230,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             let input = std::mem::take(&mut self.input);
             let mut bytes = input.iter();
             let done = match discard.as_mut() {
-                Some(d) => d.ingest(&mut bytes),
+                Some((d, _)) => d.ingest(&mut bytes),
                 None => receiver.ingest(&mut bytes, &mut message),
             };
             // Whatever follows the end of the message is the next command (pipelining).
             self.input = bytes.as_slice().to_vec();
-            if discard.is_none() && message.len() > max {
-                discard = Some(DummyDataReceiver::new_data(&receiver));
-                message = Vec::new();
+            if discard.is_none() {
+                let why = if message.len() > max {
+                    Some(Discarded::TooBig)
+                } else if !reserved.cover(message.capacity()) {
+                    Some(Discarded::NoRoom)
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    discard = Some((DummyDataReceiver::new_data(&receiver), why));
+                    message = Vec::new();
+                    reserved = Reserved::new(budget);
+                }
             }
             if done {
                 return match discard {
-                    Some(_) => Data::TooBig,
-                    None => Data::Message(message),
+                    Some((_, Discarded::TooBig)) => Data::TooBig,
+                    Some((_, Discarded::NoRoom)) => Data::NoRoom,
+                    None => Data::Message(message, reserved),
                 };
             }
             let until = deadline.min(Instant::now() + idle);
@@ -209,21 +286,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 mod tests {
     use super::*;
 
-    async fn data_of(wire: &[u8], max: usize) -> (Data, Vec<u8>) {
+    async fn data_in(wire: &[u8], max: usize, budget: &Budget) -> (Data, Vec<u8>) {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
         client.write_all(wire).await.unwrap();
         let mut conn = Conn::new(server);
         let idle = Duration::from_secs(1);
+        let stop = CancellationToken::new();
         let d = conn
-            .data(max, idle, Instant::now() + idle, &CancellationToken::new())
+            .data(max, budget, idle, Instant::now() + idle, &stop)
             .await;
         (d, conn.input)
+    }
+
+    async fn data_of(wire: &[u8], max: usize) -> (Data, Vec<u8>) {
+        data_in(wire, max, &budget(1 << 20)).await
     }
 
     #[tokio::test]
     async fn a_message_is_dot_unstuffed_and_what_follows_is_kept_for_the_next_command() {
         let (d, rest) = data_of(b"..first\r\nline\r\n.\r\nQUIT\r\n", 100).await;
-        let Data::Message(m) = d else { panic!("{d:?}") };
+        let Data::Message(m, _) = d else {
+            panic!("{d:?}")
+        };
         assert_eq!(m, b".first\r\nline\r\n");
         assert_eq!(rest, b"QUIT\r\n");
     }
@@ -231,7 +315,7 @@ mod tests {
     #[tokio::test]
     async fn an_empty_message_ends_at_the_first_dot_line() {
         let (d, _) = data_of(b".\r\n", 100).await;
-        assert!(matches!(d, Data::Message(m) if m.is_empty()));
+        assert!(matches!(d, Data::Message(m, _) if m.is_empty()));
     }
 
     #[tokio::test]
@@ -241,6 +325,25 @@ mod tests {
         let (d, rest) = data_of(&wire, 1000).await;
         assert!(matches!(d, Data::TooBig), "{d:?}");
         assert_eq!(rest, b"NOOP\r\n");
+    }
+
+    #[tokio::test]
+    async fn messages_together_stay_within_the_memory_budget() {
+        let budget = budget(64 * 1024);
+        let mut wire = b"y".repeat(40_000);
+        wire.extend_from_slice(b"\r\n.\r\n");
+        let (first, _) = data_in(&wire, 100_000, &budget).await;
+        let Data::Message(_, held) = first else {
+            panic!("{first:?}")
+        };
+        // The first message still holds its memory: a second one does not fit.
+        let (second, rest) = data_in(&[&wire[..], b"QUIT\r\n"].concat(), 100_000, &budget).await;
+        assert!(matches!(second, Data::NoRoom), "{second:?}");
+        assert_eq!(rest, b"QUIT\r\n");
+        drop(held);
+        assert_eq!(budget.available_permits(), 64, "all memory given back");
+        let (third, _) = data_in(&wire, 100_000, &budget).await;
+        assert!(matches!(third, Data::Message(..)), "{third:?}");
     }
 
     #[tokio::test]

@@ -32,6 +32,11 @@ use crate::intake::email::Spool;
 use crate::telemetry::events::SmtpRefused;
 use crate::telemetry::metrics::Metrics;
 
+/// Messages of the largest size that may be received at once (more connections may
+/// be sending smaller ones): with the 25 MB default, 100 MB in all. Past it, senders
+/// are told 452 and retry later.
+const BUDGET_MESSAGES: usize = 4;
+
 /// How long open sessions get to finish after shutdown is asked for.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -67,6 +72,8 @@ struct Shared {
     spool: Spool,
     tls: TlsAcceptor,
     metrics: Arc<Metrics>,
+    /// Memory for messages being received, all connections together.
+    budget: conn::Budget,
 }
 
 /// Connections open now, in all and per IP address.
@@ -150,6 +157,7 @@ impl SmtpServer {
             },
             settings: settings.clone(),
             metrics: spool.metrics.clone(),
+            budget: conn::budget(smtp.max_message_bytes.saturating_mul(BUDGET_MESSAGES)),
             spool,
             tls,
         };

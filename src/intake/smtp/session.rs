@@ -314,12 +314,27 @@ impl Session {
         let limits = &shared.limits;
         let deadline = Instant::now() + limits.data_timeout;
         let data = conn
-            .data(limits.max_message, limits.command_timeout, deadline, stop)
+            .data(
+                limits.max_message,
+                &shared.budget,
+                limits.command_timeout,
+                deadline,
+                stop,
+            )
             .await;
         // The transaction ends whatever happened (RFC 5321 4.1.4).
         let envelope = self.envelope.take()?;
-        let message = match data {
-            Data::Message(m) => m,
+        let (message, held) = match data {
+            Data::Message(m, held) => (m, held),
+            Data::NoRoom => {
+                SmtpRefused {
+                    reason: "busy",
+                    org: Some(&envelope.org),
+                }
+                .emit(&shared.metrics);
+                conn.reply("452 4.3.1 Insufficient system storage, try again later\r\n");
+                return None;
+            }
             Data::TooBig => {
                 SmtpRefused {
                     reason: "too-big",
@@ -333,11 +348,13 @@ impl Session {
             Data::TimedOut => return Some(timed_out(conn, shared).await),
             Data::Stopped => return Some(shutting_down(conn, shared).await),
         };
-        match shared
+        let committed = shared
             .spool
             .commit(&envelope.org, &envelope.sender, message)
-            .await
-        {
+            .await;
+        // The message's memory goes back to the budget once it is sealed and stored.
+        drop(held);
+        match committed {
             Ok(id) => conn.reply(&format!("250 2.0.0 Queued as {id}\r\n")),
             Err(e) => {
                 tracing::error!(error = %e, channel = "email", org = %envelope.org, "smtp message could not be spooled");
