@@ -679,3 +679,32 @@ async fn no_address_or_letter_text_reaches_the_logs() {
         assert!(!logs.contains(needle), "{needle} leaked into the logs");
     }
 }
+
+#[actix_web::test]
+async fn a_client_making_error_after_error_is_disconnected_with_421() {
+    let app = spawn_smtp_app().await;
+    let mut raw = connect(&app).await;
+    raw.send(&"FROB\r\n".repeat(30)).await;
+    let mut codes = Vec::new();
+    loop {
+        let (code, _) = raw.reply().await;
+        if code == 0 {
+            break;
+        }
+        codes.push(code);
+    }
+    assert_eq!(codes.last(), Some(&421), "{codes:?}");
+    assert!(
+        codes[..codes.len() - 1].iter().all(|&c| c == 500),
+        "{codes:?}"
+    );
+}
+
+#[actix_web::test]
+async fn stopping_the_gateway_tells_open_sessions_421() {
+    let mut app = spawn_smtp_app().await;
+    let mut tls = secure(&app).await;
+    app.stop().await;
+    let (code, text) = tls.reply().await;
+    assert_eq!(code, 421, "{text}");
+}

@@ -78,20 +78,17 @@ impl Session {
     ) -> End {
         let idle = shared.limits.command_timeout;
         loop {
-            let line = match conn.line(idle, stop).await {
-                Line::Command(line) => line,
+            let next = match conn.line(idle, stop).await {
+                Line::Command(line) => self.command(conn, shared, &line),
                 Line::TooLong => {
                     self.error(conn, "500 5.5.2 Line too long\r\n");
-                    if self.errors >= MAX_ERRORS {
-                        return too_many_errors(conn, shared).await;
-                    }
-                    continue;
+                    Next::Continue
                 }
                 Line::Closed => return End::Close,
                 Line::TimedOut => return timed_out(conn, shared).await,
                 Line::Stopped => return shutting_down(conn, shared).await,
             };
-            match self.command(conn, shared, &line) {
+            match next {
                 Next::Continue => {}
                 Next::Quit => {
                     conn.reply("221 2.0.0 Bye\r\n");
