@@ -708,3 +708,84 @@ async fn stopping_the_gateway_tells_open_sessions_421() {
     let (code, text) = tls.reply().await;
     assert_eq!(code, 421, "{text}");
 }
+
+#[actix_web::test]
+async fn the_spool_audits_each_step_and_finishing_twice_changes_nothing() {
+    use refgate::store::{MailOutcome, MailState, StoreError};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("spool.db"))
+        .await
+        .unwrap();
+    let keys = DataKeys::from_master(&[7; 32]);
+    let org = OrgId::parse(MSK).unwrap();
+    let spool = |id: MailId| NewMail {
+        id,
+        org: org.clone(),
+        received_at: chrono::Utc::now(),
+        size: 5,
+        sender_sealed: keys.seal(b"s", id.sender_context().as_bytes()).unwrap(),
+        message_sealed: keys
+            .seal(b"hello", id.message_context().as_bytes())
+            .unwrap(),
+    };
+    let (done, failed) = (MailId::new(), MailId::new());
+    store.spool_mail(spool(done)).await.unwrap();
+    store.spool_mail(spool(failed)).await.unwrap();
+    let pending = store.pending_mail(10).await.unwrap();
+    assert_eq!(pending.len(), 2);
+    let opened = keys
+        .open(
+            &pending[0].message_sealed,
+            pending[0].id.message_context().as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(opened, b"hello", "sealed under mail/<id>");
+
+    let referral = refgate::domain::ReferralId::new();
+    let now = chrono::Utc::now();
+    store
+        .finish_mail(done, MailOutcome::Done(referral), now)
+        .await
+        .unwrap();
+    store
+        .finish_mail(failed, MailOutcome::Failed("no-letter"), now)
+        .await
+        .unwrap();
+    // A second finish (a re-run after a crash) keeps the first outcome.
+    store
+        .finish_mail(done, MailOutcome::Failed("invalid"), now)
+        .await
+        .unwrap();
+    let status = store.mail_status(done).await.unwrap();
+    assert_eq!(status.state, MailState::Done);
+    assert_eq!(status.referral_id, Some(referral));
+    let status = store.mail_status(failed).await.unwrap();
+    assert_eq!(
+        (status.state, status.reason.as_deref()),
+        (MailState::Failed, Some("no-letter"))
+    );
+    assert!(store.pending_mail(10).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .finish_mail(MailId::new(), MailOutcome::Failed("x"), now)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    let events = store.audit_events().await.unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "mail-spooled",
+            "mail-spooled",
+            "mail-processed",
+            "mail-processed"
+        ]
+    );
+    assert_eq!(events[2].referral_id, Some(referral.to_string()));
+    assert_eq!(events[3].outcome, "failure");
+    assert_eq!(refgate::audit::verify(events).ok(), Some(4));
+    store.close().await;
+}
