@@ -44,6 +44,8 @@ pub enum SpoolError {
     Seal(#[from] CryptoError),
     #[error("store failure")]
     Store(#[from] StoreError),
+    #[error("sealing task did not finish")]
+    Interrupted,
 }
 
 /// The listener's handle on the spool: seals, commits, wakes the email channel.
@@ -87,7 +89,7 @@ impl Spool {
         // Sealing a message of many megabytes is CPU work: keep it off the runtime.
         let sealed = tokio::task::spawn_blocking(move || keys.seal(&message, context.as_bytes()))
             .await
-            .map_err(|_| SpoolError::Seal(CryptoError::Random))??;
+            .map_err(|_| SpoolError::Interrupted)??;
         let mail = NewMail {
             id,
             org: org.clone(),
