@@ -21,6 +21,8 @@ use crate::deliver::DeliverContext;
 use crate::deliver::mailer::{self, MailContext};
 use crate::intake::IntakeContext;
 use crate::intake::drop_folder::DropFolder;
+use crate::intake::email::{EmailChannel, Spool};
+use crate::intake::smtp::SmtpServer;
 use crate::route::Router;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
@@ -30,6 +32,8 @@ use crate::tls;
 /// A bound, ready-to-run gateway.
 pub struct App {
     port: u16,
+    /// The inbound SMTP listener's port, when `[smtp]` is configured.
+    smtp_port: Option<u16>,
     server: Server,
     store: Arc<dyn Store>,
     /// Pull channels (drop folders) and the outbox worker: stopped after the server,
@@ -83,6 +87,7 @@ impl App {
         if let Some(mail) = state.deliver.mail.clone() {
             channels.push(tokio::spawn(mailer::run(mail, stop_channels.clone())));
         }
+        let smtp_port = start_email(&settings, &state, &stop_channels, &mut channels).await?;
         let tls_config = tls::server_config(&settings.tls).context("tls")?;
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
@@ -102,6 +107,7 @@ impl App {
         let server = server.listen_rustls_0_23(listener, tls_config)?.run();
         Ok(App {
             port,
+            smtp_port,
             server,
             store,
             channels,
@@ -112,6 +118,11 @@ impl App {
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The bound SMTP port, when `[smtp]` is configured (useful with port 0).
+    pub fn smtp_port(&self) -> Option<u16> {
+        self.smtp_port
     }
 
     /// A handle to stop the server from elsewhere (tests, signals).
@@ -132,6 +143,35 @@ impl App {
         self.store.close().await;
         result
     }
+}
+
+/// How often the email channel looks for spooled mail without being woken.
+const EMAIL_SWEEP: Duration = Duration::from_secs(30);
+
+/// The email channel, when `[smtp]` is configured: the SMTP listener (which spools)
+/// and the processor (which makes referrals of spooled mail). Returns the SMTP port.
+async fn start_email(
+    settings: &Settings,
+    state: &AppState,
+    stop: &CancellationToken,
+    channels: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> anyhow::Result<Option<u16>> {
+    if settings.smtp.is_none() {
+        return Ok(None);
+    }
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let spool = Spool::new(&state.intake, wake.clone());
+    let server = SmtpServer::bind(Arc::new(settings.clone()), spool)
+        .await
+        .context("smtp")?;
+    let port = server.port().context("smtp.listen")?;
+    channels.push(tokio::spawn(server.run(stop.clone())));
+    let email = EmailChannel {
+        wake,
+        sweep: EMAIL_SWEEP,
+    };
+    channels.push(tokio::spawn(email.run(state.intake.clone(), stop.clone())));
+    Ok(Some(port))
 }
 
 fn app_state(

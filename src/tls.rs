@@ -153,6 +153,26 @@ pub fn server_config(t: &crate::config::TlsSettings) -> Result<ServerConfig, Tls
     Ok(config)
 }
 
+/// The inbound SMTP listener's STARTTLS configuration: the same server chain and
+/// TLS 1.2/1.3 as HTTPS, but no client certificates (mail senders are identified by
+/// their allow-listed address) and no ALPN.
+///
+/// # Errors
+/// [`TlsError`] naming the file that is missing or holds no certificate or key, or
+/// whose key does not fit the certificate.
+pub fn smtp_server_config(t: &crate::config::TlsSettings) -> Result<ServerConfig, TlsError> {
+    ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(PROTOCOL_VERSIONS)
+        .map_err(TlsError::Versions)?
+        .with_no_client_auth()
+        .with_single_cert(load_certs(&t.cert)?, load_key(&t.key)?)
+        .map_err(|source| TlsError::KeyMismatch {
+            cert: t.cert.clone(),
+            key: t.key.clone(),
+            source,
+        })
+}
+
 /// Verifies presented client certificates against `ca`; connections without one pass,
 /// so that the HTTP layer can refuse them with a readable 401.
 fn client_verifier(

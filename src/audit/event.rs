@@ -35,6 +35,10 @@ pub enum Action {
     EmailDelivery,
     /// An outgoing email was given up (refused by the relay or too many attempts).
     MailGivenUp,
+    /// A message arrived over SMTP and was committed to the inbound spool.
+    MailSpooled,
+    /// The email channel finished with a spooled message (made a referral or failed).
+    MailProcessed,
 }
 
 impl Action {
@@ -54,6 +58,8 @@ impl Action {
             Action::ReviewRejected => "review-rejected",
             Action::EmailDelivery => "email-delivery",
             Action::MailGivenUp => "mail-given-up",
+            Action::MailSpooled => "mail-spooled",
+            Action::MailProcessed => "mail-processed",
         }
     }
 }

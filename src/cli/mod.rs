@@ -34,6 +34,10 @@ pub enum Command {
         /// Listen address, overriding server.listen (e.g. 127.0.0.1:8443).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// SMTP listen address, overriding smtp.listen (e.g. 127.0.0.1:2525); needs an
+        /// [smtp] section naming the referral addresses.
+        #[arg(long)]
+        smtp_listen: Option<std::net::SocketAddr>,
     },
     /// Configuration tools.
     Config {
@@ -97,7 +101,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { config, listen } => serve::run(config, listen).await,
+        Command::Serve {
+            config,
+            listen,
+            smtp_listen,
+        } => serve::run(config, listen, smtp_listen).await,
         Command::Config {
             command: ConfigCommand::Check { config, files },
         } => check::run(&config, &files),

@@ -14,6 +14,7 @@ const DEFAULT_DIR: &str = "refgate-data";
 pub(super) async fn run(
     config: Option<PathBuf>,
     listen: Option<SocketAddr>,
+    smtp_listen: Option<SocketAddr>,
 ) -> anyhow::Result<ExitCode> {
     let path = match config {
         Some(p) => p,
@@ -24,9 +25,18 @@ pub(super) async fn run(
     if let Some(addr) = listen {
         settings.server.listen = addr;
     }
+    if let Some(addr) = smtp_listen {
+        let smtp = settings.smtp.as_mut().context(
+            "--smtp-listen needs an [smtp] section in the configuration (referral_addresses)",
+        )?;
+        smtp.listen = addr;
+    }
     crate::telemetry::init(&settings.log);
     let app = App::build(settings).await?;
     tracing::info!(port = app.port(), "refgate listening (https)");
+    if let Some(port) = app.smtp_port() {
+        tracing::info!(port, "refgate listening (smtp)");
+    }
     let handle = app.handle();
     tokio::spawn(async move {
         shutdown_signal().await;

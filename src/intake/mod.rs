@@ -7,7 +7,9 @@
 //! never delivers: providers take referrals from the store.
 
 pub mod drop_folder;
+pub mod email;
 pub mod mesh;
+pub mod smtp;
 
 use std::sync::Arc;
 
@@ -44,6 +46,8 @@ pub enum Channel {
     DropFolder,
     /// A message sent to the gateway's MESH intake mailbox (`POST /messageexchange/{mb}/outbox`).
     Mesh,
+    /// A message to a referral address over SMTP.
+    Email,
 }
 
 impl Channel {
@@ -54,6 +58,7 @@ impl Channel {
             Channel::FhirMessage => "fhir-message",
             Channel::DropFolder => "drop-folder",
             Channel::Mesh => "mesh",
+            Channel::Email => "email",
         }
     }
 }

@@ -7,12 +7,14 @@
 //! module knows which database is underneath. Patient data arrives already sealed;
 //! the store indexes only ids, organisations, states, times and keyed hashes.
 
+pub mod spool;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
 
 use crate::audit::{AuditDraft, AuditEvent};
 use crate::domain::{MailboxId, OrgId, ReferralId, State, Urgency};
+pub use spool::{MailId, MailOutcome, NewMail, SpoolState, SpoolStatus, SpooledMail};
 
 /// A failure in the store. Messages carry no patient data.
 #[derive(Debug, thiserror::Error)]
@@ -420,4 +422,37 @@ pub trait Store: Send + Sync {
         after: Option<ReferralId>,
         limit: u32,
     ) -> Result<InboxPage, StoreError>;
+
+    /// Commits a message accepted over SMTP to the inbound spool, with its audit
+    /// event. The listener answers 250 only after this returns `Ok`.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] or [`StoreError::Closed`]: the sender must be told to
+    /// try again later.
+    async fn spool_mail(&self, mail: NewMail) -> Result<(), StoreError>;
+
+    /// Spooled messages not yet processed, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn pending_mail(&self, limit: u32) -> Result<Vec<SpooledMail>, StoreError>;
+
+    /// Marks a pending spool entry done or failed, with its audit event. Finishing an
+    /// entry that is already finished changes nothing and succeeds (a crash between
+    /// the referral's commit and this call re-processes the message).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] for an unknown id, or [`StoreError::Database`].
+    async fn finish_mail(
+        &self,
+        id: MailId,
+        outcome: MailOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The readable facts about one spool entry.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] or [`StoreError::Database`].
+    async fn spool_status(&self, id: MailId) -> Result<SpoolStatus, StoreError>;
 }

@@ -156,3 +156,63 @@ impl MailGivenUp {
             .inc();
     }
 }
+
+/// The SMTP listener refused a connection, a command or a message. The reason is a
+/// fixed code; addresses and message content are never reported.
+pub struct SmtpRefused<'a> {
+    pub reason: &'static str,
+    /// The sending organisation, once MAIL FROM has named an allow-listed sender.
+    pub org: Option<&'a OrgId>,
+}
+
+impl SmtpRefused<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        let org = self.org.map(OrgId::as_str).unwrap_or("-");
+        tracing::info!(channel = "email", org, reason = self.reason, "smtp refused");
+        m.events
+            .get_or_create(&EventLabels {
+                event: "smtp_refused".to_owned(),
+                reason: self.reason.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// A message was committed to the inbound spool (the sender was then told 250).
+pub struct EmailSpooled<'a> {
+    pub id: crate::store::MailId,
+    pub org: &'a OrgId,
+    pub size: usize,
+}
+
+impl EmailSpooled<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        tracing::info!(mail_id = %self.id, org = %self.org, channel = "email", size = self.size, "email spooled");
+        m.events
+            .get_or_create(&EventLabels {
+                event: "email_spooled".to_owned(),
+                reason: "accepted".to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// A spooled message could not become a referral; it is kept in the spool as failed.
+pub struct EmailFailed<'a> {
+    pub id: crate::store::MailId,
+    pub org: &'a OrgId,
+    pub reason: &'static str,
+}
+
+impl EmailFailed<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        tracing::warn!(mail_id = %self.id, org = %self.org, channel = "email", reason = self.reason,
+            "email could not be taken in; kept in the spool as failed");
+        m.events
+            .get_or_create(&EventLabels {
+                event: "email_failed".to_owned(),
+                reason: self.reason.to_owned(),
+            })
+            .inc();
+    }
+}

@@ -59,6 +59,8 @@ fn init_logging() {
 /// A running gateway and what a test needs to talk to it.
 pub struct TestApp {
     pub address: String,
+    /// The inbound SMTP port, when the test configured `[smtp]`.
+    pub smtp_port: Option<u16>,
     pub settings: Settings,
     pub pki: PkiPaths,
     pub dir: TempDir,
@@ -150,10 +152,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings, &Path)) -> TestAp
 async fn start(dir: TempDir, pki: PkiPaths, settings: Settings) -> TestApp {
     let app = App::build(settings.clone()).await.expect("gateway starts");
     let address = format!("https://127.0.0.1:{}", app.port());
+    let smtp_port = app.smtp_port();
     let handle = app.handle();
     let task = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        smtp_port,
         settings,
         pki,
         dir,

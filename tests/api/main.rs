@@ -17,4 +17,5 @@ mod mail_sink;
 mod mesh;
 mod restart;
 mod review;
+mod smtp;
 mod store;

@@ -7,6 +7,10 @@ use crate::store::StoreError;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
     (
+        2,
+        include_str!("../../../migrations/sqlite/0002_inbound_mail.sql"),
+    ),
+    (
         3,
         include_str!("../../../migrations/sqlite/0003_outbox.sql"),
     ),

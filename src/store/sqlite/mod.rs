@@ -10,6 +10,7 @@
 //! checkpoints the WAL in the background.
 
 mod accept;
+mod mail;
 mod mesh;
 mod migrate;
 mod outbox;
@@ -29,8 +30,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Accepted, DueMail, InboxEntry, InboxPage, MailAttempt, MailStatus, MeshTokenUse, NewReferral,
-    OutgoingMail, ReferralSummary, ReviewDecision, StatusChange, Store, StoreError, StoredReferral,
+    Accepted, DueMail, InboxEntry, InboxPage, MailAttempt, MailId, MailOutcome, MailStatus,
+    MeshTokenUse, NewMail, NewReferral, OutgoingMail, ReferralSummary, ReviewDecision, SpoolStatus,
+    SpooledMail, StatusChange, Store, StoreError, StoredReferral,
 };
 use crate::audit::{AuditDraft, AuditEvent};
 use crate::domain::{OrgId, ReferralId, State};
@@ -273,6 +275,31 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<InboxPage, StoreError> {
         mesh::inbox_page(&self.reads, provider, after, limit).await
+    }
+
+    async fn spool_mail(&self, mail: NewMail) -> Result<(), StoreError> {
+        let write = mail::MailWrite::Spool(mail);
+        self.submit(|reply| writer::Job::Mail(Box::new(write), reply))
+            .await
+    }
+
+    async fn pending_mail(&self, limit: u32) -> Result<Vec<SpooledMail>, StoreError> {
+        mail::pending(&self.reads, limit).await
+    }
+
+    async fn finish_mail(
+        &self,
+        id: MailId,
+        outcome: MailOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let write = mail::MailWrite::Finish { id, outcome, at };
+        self.submit(|reply| writer::Job::Mail(Box::new(write), reply))
+            .await
+    }
+
+    async fn spool_status(&self, id: MailId) -> Result<SpoolStatus, StoreError> {
+        mail::status(&self.reads, id).await
     }
 }
 

@@ -28,6 +28,8 @@ pub(super) enum Job {
     Review(ReviewDecision, Reply<ReferralSummary>),
     Outbox(super::outbox::Job),
     Mesh(super::mesh::Write, Reply<super::mesh::Written>),
+    /// Inbound mail spool writes (`mail.rs`).
+    Mail(Box<super::mail::MailWrite>, Reply<()>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -217,6 +219,13 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
                 .await;
                 pending.push(Pending::Mesh(tx, r));
             }
+            Job::Mail(write, tx) => {
+                let r = in_savepoint(conn, head, async |conn, head| {
+                    super::mail::write(conn, head, &write).await
+                })
+                .await;
+                pending.push(Pending::Audit(tx, r));
+            }
             Job::Shutdown(_) => {}
         }
     }
@@ -298,7 +307,7 @@ fn fail(job: Job) -> Option<Pending> {
     }
     match job {
         Job::Accept(_, tx) => Some(Pending::Accept(tx, e())),
-        Job::Audit(_, tx) => Some(Pending::Audit(tx, e())),
+        Job::Audit(_, tx) | Job::Mail(_, tx) => Some(Pending::Audit(tx, e())),
         Job::Status(_, tx) | Job::Review(_, tx) => Some(Pending::Status(tx, e())),
         Job::Outbox(job) => Some(Pending::Outbox(job.fail())),
         Job::Mesh(_, tx) => Some(Pending::Mesh(tx, e())),
