@@ -10,7 +10,7 @@ use crate::crypto::{CryptoError, DataKeys};
 use crate::domain::lifecycle::TransitionError;
 use crate::domain::{OrgId, ReferralId, State};
 use crate::intake::{self, IntakeError};
-use crate::normalise::fhir_write::{MessageMeta, write_message};
+use crate::normalise::fhir_write::{Document, MessageMeta, write_message};
 use crate::store::{InboxEntry, ReferralSummary, StatusChange, Store, StoreError, Transition};
 
 /// What the inbox needs; cheap to clone.
@@ -67,7 +67,8 @@ pub async fn list(
     Ok(ctx.store.inbox(provider, limit).await?)
 }
 
-/// The referral as a FHIR message Bundle, carrying the original document. Marks it
+/// The referral as a FHIR message Bundle, carrying the original document and any
+/// supporting documents sent with it. Marks it
 /// delivered; downloading again before acknowledging is allowed and gives the same
 /// message (same identifier), so a provider can drop duplicates.
 ///
@@ -93,6 +94,15 @@ pub async fn download(
         )),
         None => None,
     };
+    let supporting = ctx.store.supporting_documents(id).await?;
+    let supporting = intake::open_supporting(&ctx.keys, id, &supporting)?
+        .into_iter()
+        .map(|d| Document {
+            media_type: d.media_type,
+            title: d.name,
+            bytes: d.bytes.to_vec(),
+        })
+        .collect();
     let name = |o: &OrgId| ctx.names.get(o).cloned().unwrap_or_else(|| o.to_string());
     let meta = MessageMeta {
         message_id: id.as_uuid(),
@@ -102,6 +112,7 @@ pub async fn download(
         sender: (s.referrer.clone(), name(&s.referrer)),
         destination: (provider.clone(), name(provider)),
         original,
+        supporting,
         reviewed_by: reviewer(&stored.history).map(|o| (o.clone(), name(&o))),
     };
     let bundle = write_message(&record, &meta);

@@ -255,6 +255,11 @@ mod tests {
                 ),
                 destination: (crate::domain::OrgId::parse("TTNORTH").unwrap(), "TT".into()),
                 original: Some(("text/plain".into(), b"Dear colleague".to_vec())),
+                supporting: vec![fhir_write::Document {
+                    media_type: "application/pdf".into(),
+                    title: Some("bloods.pdf".into()),
+                    bytes: b"%PDF-1.4".to_vec(),
+                }],
                 reviewed_by: None,
             };
             let mut record = record;

@@ -27,6 +27,7 @@ fn new_referral(content: u8, urgency: Urgency, offset_secs: i64) -> NewReferral 
         match_hash: None,
         record_sealed: vec![1, 2, 3],
         document: Some(("application/json".into(), vec![4, 5])),
+        supporting: Vec::new(),
         audit_detail: Some("rule=default".into()),
     }
 }

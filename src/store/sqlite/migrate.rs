@@ -4,7 +4,13 @@
 use super::{db_err, exec};
 use crate::store::StoreError;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
+    (
+        4,
+        include_str!("../../../migrations/sqlite/0004_documents.sql"),
+    ),
+];
 
 /// Applies every migration not yet applied, each in its own transaction.
 pub(super) async fn run(conn: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {

@@ -10,6 +10,7 @@
 //! checkpoints the WAL in the background.
 
 mod accept;
+mod documents;
 mod migrate;
 mod read;
 mod writer;
@@ -27,8 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Accepted, InboxEntry, NewReferral, ReferralSummary, ReviewDecision, StatusChange, Store,
-    StoreError, StoredReferral,
+    Accepted, InboxEntry, NewReferral, ReferralSummary, ReviewDecision, SealedDocument,
+    StatusChange, Store, StoreError, StoredReferral,
 };
 use crate::audit::{AuditDraft, AuditEvent};
 use crate::domain::{OrgId, ReferralId, State};
@@ -201,6 +202,13 @@ impl Store for SqliteStore {
             let _ = handle.await;
         }
         self.reads.close().await;
+    }
+
+    async fn supporting_documents(
+        &self,
+        id: ReferralId,
+    ) -> Result<Vec<SealedDocument>, StoreError> {
+        documents::supporting(&self.reads, id).await
     }
 }
 
