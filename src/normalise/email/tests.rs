@@ -474,3 +474,33 @@ fn hostile_fragments_never_panic() {
 fn today() -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
 }
+
+#[test]
+fn the_project_fixtures_pick_the_carried_letter_and_keep_the_rest() {
+    let fe05 = read(&fixture("FE05.eml")).unwrap();
+    assert_eq!(fe05.letter.kind(), Some(DocumentKind::Docx));
+    let fe06 = read(&fixture("FE06.eml")).unwrap();
+    assert_eq!(
+        fe06.letter.kind(),
+        Some(DocumentKind::Pdf),
+        "octet-stream PDF"
+    );
+    let fe08 = read(&fixture("FE08.eml")).unwrap();
+    assert_eq!(fe08.letter.kind(), Some(DocumentKind::Html));
+    let fe09 = read(&fixture("FE09.eml")).unwrap();
+    let text = text_of(&fe09.letter);
+    assert!(text.starts_with("Meadowbank Surgery"), "{text}");
+    let fe10 = read(&fixture("FE10.eml")).unwrap();
+    assert_eq!(fe10.letter.name.as_deref(), Some("ONeill.docx"));
+    assert!(fe10.supporting.is_empty());
+    let fe11 = read(&fixture("FE11.eml")).unwrap();
+    assert_eq!(fe11.letter.name.as_deref(), Some("Turner referral.pdf"));
+    let names: Vec<_> = fe11.supporting.iter().map(|p| p.name.as_deref()).collect();
+    assert_eq!(names, vec![Some("bloods.txt"), Some("clinic summary.pdf")]);
+    let fe12 = read(&fixture("FE12.eml")).unwrap();
+    let text = text_of(&fe12.letter);
+    assert!(
+        text.contains("O\u{2019}NEILL") && text.contains("\u{a3}7"),
+        "{text}"
+    );
+}
