@@ -24,6 +24,7 @@
 //! carry no part of the message.
 
 mod forward;
+mod pick;
 #[cfg(test)]
 mod tests;
 
@@ -31,8 +32,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
-use super::document::{self, DocumentKind, Limits};
-use super::extract;
+use super::document::{self, DocumentKind};
 
 pub use forward::looks_like_email;
 
@@ -47,9 +47,6 @@ pub const MAX_PARTS: usize = 200;
 pub const MAX_DEPTH: usize = 12;
 /// Most bytes decoded from all parts together.
 pub const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
-
-/// Below this a body does not read as a letter at all (no patient, no signatory).
-const LETTER_LIKE: f64 = 2.0;
 
 /// A message read for its referral.
 #[derive(Clone, PartialEq, Eq)]
@@ -150,7 +147,8 @@ pub fn read(raw: &[u8]) -> Result<Email, EmailError> {
     if raw.len() > MAX_MESSAGE_BYTES {
         return Err(EmailError::TooLarge);
     }
-    if !looks_like_email(raw) {
+    // Given as an email (SMTP, `message/rfc822`): a header line first is enough.
+    if !forward::starts_with_header(raw) {
         return Err(EmailError::NotMime);
     }
     // Every part that nests needs its own Content-Type line, so counting them bounds
@@ -171,7 +169,7 @@ fn read_parsed(raw: &[u8]) -> Result<Email, EmailError> {
     check_shape(&message, 0, &mut budget)?;
     let mut found = Found::default();
     collect(&message, 0, &mut found);
-    let (letter, supporting) = pick(found)?;
+    let (letter, supporting) = pick::pick(found)?;
     Ok(Email {
         message_id: message
             .message_id()
@@ -267,20 +265,20 @@ fn leaf_len(body: &PartType<'_>) -> usize {
 }
 
 /// A document that could be the letter, or is kept as a supporting document.
-struct Candidate {
-    part: Part,
+pub(super) struct Candidate {
+    pub(super) part: Part,
     /// How deeply forwarded it is: 0 in the message itself.
-    depth: usize,
+    pub(super) depth: usize,
     /// A letter format refgate reads (else it is only ever supporting).
-    kind: Option<DocumentKind>,
+    pub(super) kind: Option<DocumentKind>,
 }
 
 /// What the walk found: bodies (each forwarded segment on its own) and attachments,
 /// in message order.
 #[derive(Default)]
-struct Found {
-    bodies: Vec<Candidate>,
-    attachments: Vec<Candidate>,
+pub(super) struct Found {
+    pub(super) bodies: Vec<Candidate>,
+    pub(super) attachments: Vec<Candidate>,
 }
 
 /// Collects the bodies and attachments of a message and of every message in it.
@@ -314,7 +312,7 @@ fn collect_body(message: &Message<'_>, depth: usize, found: &mut Found) {
     let texts = bodies(message, &message.text_body, false);
     if !texts.trim().is_empty() {
         for (i, segment) in forward::segments(&texts).into_iter().enumerate() {
-            let segment = without_cover_note(segment);
+            let segment = pick::without_cover_note(segment);
             found.bodies.push(Candidate {
                 part: Part {
                     name: None,
@@ -356,38 +354,6 @@ fn bodies(message: &Message<'_>, ids: &[u32], html: bool) -> String {
     }
     // One line-end form, so paragraph breaks are found however the message was sent.
     out.replace("\r\n", "\n")
-}
-
-/// Paragraph starts tried as the start of the letter in a body.
-const COVER_NOTE_PARAGRAPHS: usize = 6;
-
-/// A body that opens with a cover note ("Dear team, please accept the referral
-/// below") and then the letter: the letter reader takes the first lines for the
-/// letterhead, so the note is cut when the text from a later paragraph on reads
-/// clearly more like a letter. Never when the note mentions risk: a risk mention is
-/// the one thing the reader must not lose.
-fn without_cover_note(text: String) -> String {
-    let starts: Vec<usize> = text
-        .match_indices("\n\n")
-        .map(|(i, _)| i + 2)
-        .filter(|&i| i < text.len())
-        .take(COVER_NOTE_PARAGRAPHS)
-        .collect();
-    // The best-reading start; on a tie the later one (more of the note is cut), but
-    // only if it reads clearly better than the whole body.
-    let whole = text_score(&text);
-    let mut best = (0, whole);
-    for start in starts {
-        let score = text_score(&text[start..]);
-        if score >= best.1 && score > whole + 0.25 {
-            best = (start, score);
-        }
-    }
-    let (start, _) = best;
-    if start == 0 || extract::extract(&text[..start]).record.risk_flag {
-        return text;
-    }
-    text[start..].to_owned()
 }
 
 fn attachment(part: &MessagePart<'_>, depth: usize) -> Option<Candidate> {
@@ -458,100 +424,4 @@ fn by_extension(name: &str) -> Option<DocumentKind> {
         "htm" | "html" => Some(DocumentKind::Html),
         _ => None,
     }
-}
-
-/// Chooses the letter; every other attachment is supporting. Bodies that are not the
-/// letter are cover notes and are not kept (the raw message is, by the channel).
-fn pick(found: Found) -> Result<(Part, Vec<Part>), EmailError> {
-    let Found {
-        bodies,
-        mut attachments,
-    } = found;
-    let best_attachment = best(&attachments);
-    let best_body = best(&bodies);
-    let body_wins = match (&best_body, &best_attachment) {
-        (Some(_), None) => true,
-        (Some((_, body)), Some((_, doc))) => *body >= LETTER_LIKE && *body > doc + 1.0,
-        (None, _) => false,
-    };
-    if body_wins {
-        let (i, _) = best_body.ok_or(EmailError::NoLetter)?;
-        let letter = bodies.into_iter().nth(i).ok_or(EmailError::NoLetter)?;
-        let supporting = attachments.into_iter().map(|c| c.part).collect();
-        return Ok((letter.part, supporting));
-    }
-    let (i, _) = best_attachment.ok_or(EmailError::NoLetter)?;
-    let letter = attachments.remove(i);
-    Ok((
-        letter.part,
-        attachments.into_iter().map(|c| c.part).collect(),
-    ))
-}
-
-/// The index and score of the candidate that reads most like a letter; on a tie the
-/// more deeply forwarded one (the original, not the forwarder's), then the first.
-fn best(candidates: &[Candidate]) -> Option<(usize, f64)> {
-    let mut best: Option<(usize, f64, usize)> = None;
-    for (i, c) in candidates.iter().enumerate() {
-        let Some(kind) = c.kind else { continue };
-        let score = letter_score(&c.part.bytes, kind);
-        let better = match best {
-            None => true,
-            Some((_, s, depth)) => score > s || (score == s && c.depth > depth),
-        };
-        if better {
-            best = Some((i, score, c.depth));
-        }
-    }
-    best.map(|(i, s, _)| (i, s))
-}
-
-/// How much a document reads like a clinic letter, from what the letter reader finds
-/// in it: a valid NHS number counts most, then who the patient is, who signs, and the
-/// marks of a letter. A document that gives no text (a scan) scores zero but can still
-/// be the letter when nothing else is one.
-fn letter_score(bytes: &[u8], kind: DocumentKind) -> f64 {
-    match document::to_text(bytes, kind, &Limits::default()) {
-        Ok(text) => text_score(&text.text),
-        Err(_) => 0.0,
-    }
-}
-
-fn text_score(text: &str) -> f64 {
-    let found = extract::extract(text);
-    let r = &found.record;
-    let sure = |field: &str| r.confidence.get(field).copied().unwrap_or(0.0);
-    let mut score = 0.0;
-    if r.patient.nhs_number_valid == Some(true) {
-        score += 3.0 * sure("patient.nhs_number").max(0.5);
-    }
-    for (field, present, weight) in [
-        ("patient.family_name", r.patient.family_name.is_some(), 1.0),
-        (
-            "patient.date_of_birth",
-            r.patient.date_of_birth.is_some(),
-            1.0,
-        ),
-        ("referrer.name", r.referrer.name.is_some(), 1.0),
-        ("letter_date", r.letter_date.is_some(), 0.5),
-        (
-            "referrer.organisation",
-            r.referrer.organisation.is_some(),
-            0.5,
-        ),
-    ] {
-        if present {
-            score += weight * sure(field).max(0.5);
-        }
-    }
-    if !r.diagnoses.is_empty() {
-        score += 0.5;
-    }
-    if text
-        .lines()
-        .any(|l| l.trim_start().to_ascii_lowercase().starts_with("dear "))
-    {
-        score += 0.5;
-    }
-    score
 }

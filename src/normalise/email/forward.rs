@@ -62,6 +62,21 @@ pub fn looks_like_email(bytes: &[u8]) -> bool {
     transport && addressed
 }
 
+/// True if `bytes` open with a header field (after an optional mbox `From ` line):
+/// the least a message given to [`super::read`] as an email must have. Looser than
+/// [`looks_like_email`], which decides whether unlabelled bytes are an email at all.
+pub(super) fn starts_with_header(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut lines = bytes.split(|b| *b == b'\n');
+    let first = match lines.next() {
+        Some(l) if l.starts_with(b"From ") => lines.next(),
+        other => other,
+    };
+    first
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .is_some_and(|l| field_name(l).is_some())
+}
+
 /// The name of a header field line: printable ASCII other than space and colon,
 /// directly followed by a colon (RFC 5322 §2.2).
 fn field_name(line: &[u8]) -> Option<&str> {
