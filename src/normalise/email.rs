@@ -312,7 +312,6 @@ fn collect_body(message: &Message<'_>, depth: usize, found: &mut Found) {
     let texts = bodies(message, &message.text_body, false);
     if !texts.trim().is_empty() {
         for (i, segment) in forward::segments(&texts).into_iter().enumerate() {
-            let segment = pick::without_cover_note(segment);
             found.bodies.push(Candidate {
                 part: Part {
                     name: None,

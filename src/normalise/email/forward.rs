@@ -89,7 +89,8 @@ fn field_name(line: &[u8]) -> Option<&str> {
 /// A body split at each inline forward: the text before the first forward line, then
 /// each forwarded message without its quoted header block (`From:`, `Sent:`, `To:`,
 /// `Subject:` ...), outermost first. A body without forwards is one segment. Segments
-/// left empty are dropped, but at least one is always returned.
+/// left empty are dropped, but at least one is always returned, and at most the
+/// innermost [`MAX_SEGMENTS`].
 pub(super) fn segments(body: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
@@ -123,8 +124,15 @@ pub(super) fn segments(body: &str) -> Vec<String> {
     if out.is_empty() {
         out.push(body.to_owned());
     }
+    // Each segment is read for how much it looks like a letter: a chain of thousands
+    // of forwards must not cost thousands of reads. The innermost are kept.
+    let excess = out.len().saturating_sub(MAX_SEGMENTS);
+    out.drain(..excess);
     out
 }
+
+/// Most forwarded messages taken from one body.
+const MAX_SEGMENTS: usize = 8;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Header {

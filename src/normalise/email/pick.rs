@@ -61,7 +61,11 @@ pub(super) fn pick(found: Found) -> Result<(Part, Vec<Part>), EmailError> {
     };
     if body_wins {
         let (i, _) = best_body.ok_or(EmailError::NoLetter)?;
-        let letter = bodies.into_iter().nth(i).ok_or(EmailError::NoLetter)?;
+        let mut letter = bodies.into_iter().nth(i).ok_or(EmailError::NoLetter)?;
+        if letter.kind == Some(DocumentKind::Text) {
+            let text = String::from_utf8_lossy(&letter.part.bytes).into_owned();
+            letter.part.bytes = without_cover_note(text).into_bytes();
+        }
         let supporting = attachments.into_iter().map(|c| c.part).collect();
         return Ok((letter.part, supporting));
     }

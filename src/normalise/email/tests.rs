@@ -508,3 +508,18 @@ fn the_project_fixtures_pick_the_carried_letter_and_keep_the_rest() {
         "{text}"
     );
 }
+
+#[test]
+fn a_body_of_thousands_of_forwards_is_read_in_bounded_time() {
+    let mut body = String::new();
+    for i in 0..5000 {
+        body.push_str(&format!(
+            "note {i}\n\n---------- Forwarded message ---------\nFrom: a@example.org\n\n"
+        ));
+    }
+    body.push_str(LETTER);
+    let started = Instant::now();
+    let email = read(&plain(&body)).unwrap();
+    assert!(text_of(&email.letter).contains("999 311 2976"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
