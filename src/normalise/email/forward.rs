@@ -97,8 +97,9 @@ pub(super) fn segments(body: &str) -> Vec<String> {
     // After a forward line: blank lines, then the quoted header block up to the first
     // blank line. The forwarded message's own lines (even a "Date:") come after it.
     let mut header = Header::Off;
-    for line in body.lines() {
-        if is_forward_marker(line) {
+    let lines: Vec<&str> = body.lines().collect();
+    for (i, &line) in lines.iter().enumerate() {
+        if is_forward_marker(line) || opens_quoted_message(line, &lines[i + 1..]) {
             push_segment(&mut out, std::mem::take(&mut current));
             header = Header::Expected;
             continue;
@@ -178,6 +179,21 @@ fn is_forward_marker(line: &str) -> bool {
     let dashed = l.starts_with("--") && l.ends_with("--") || l.starts_with("--") && l.len() < 60;
     (dashed && (l.contains("forwarded message") || l.contains("original message")))
         || l == "begin forwarded message:"
+}
+
+/// Lines that open a quoted message only when what follows says so: Outlook's rule of
+/// underscores before a `From:` line, and a reply's "On <date>, <name> wrote:" before
+/// `>`-quoted lines. Alone, either could be part of a letter.
+fn opens_quoted_message(line: &str, rest: &[&str]) -> bool {
+    let l = line.trim();
+    let next = rest.iter().map(|l| l.trim()).find(|l| !l.is_empty());
+    let rule = l.len() >= 10 && l.chars().all(|c| c == '_');
+    if rule {
+        return next.is_some_and(|n| n.to_ascii_lowercase().starts_with("from:"));
+    }
+    let lower = l.to_ascii_lowercase();
+    let attribution = l.len() < 200 && lower.starts_with("on ") && lower.ends_with("wrote:");
+    attribution && next.is_some_and(|n| n.starts_with('>'))
 }
 
 fn is_quoted_header(line: &str) -> bool {

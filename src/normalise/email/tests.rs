@@ -523,3 +523,21 @@ fn a_body_of_thousands_of_forwards_is_read_in_bounded_time() {
     assert!(text_of(&email.letter).contains("999 311 2976"));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn outlook_rules_and_quoted_replies_open_the_message_below_them() {
+    let outlook = format!(
+        "Please see the referral below.\n\nTom\n\n________________________________\nFrom: Dr Simon Adebowale\nSent: 06 June 2025 16:00\nTo: Tom\nSubject: Referral\n\n{LETTER}"
+    );
+    let text = text_of(&read(&plain(&outlook)).unwrap().letter);
+    assert!(text.starts_with("North East Essex"), "{text}");
+    let quoted: String = LETTER.lines().map(|l| format!("> {l}\n")).collect();
+    let reply = format!(
+        "Resending as requested.\n\nAnna\n\nOn Fri, 6 Jun 2025 at 16:00, Simon Adebowale <s.adebowale@example.nhs.uk> wrote:\n{quoted}"
+    );
+    let text = text_of(&read(&plain(&reply)).unwrap().letter);
+    assert!(text.starts_with("North East Essex"), "{text}");
+    // A rule of underscores inside a letter, with no quoted header after it, is text.
+    let ruled = LETTER.replace("Yours sincerely", "__________________\n\nYours sincerely");
+    assert_eq!(forward::segments(&ruled).len(), 1);
+}
