@@ -156,7 +156,7 @@ impl From<StoreError> for IntakeError {
 /// and store or crypto failures.
 #[tracing::instrument(skip_all, fields(org = %raw.org, channel = raw.channel.as_str()))]
 pub async fn accept(ctx: &IntakeContext, raw: RawSubmission) -> Result<Receipt, IntakeError> {
-    let raw = match open_email(raw) {
+    let raw = match read_email(raw).await {
         Ok(raw) => raw,
         Err((raw, problem)) => {
             reject(ctx, &raw, "invalid", 1).await?;
@@ -225,11 +225,26 @@ pub async fn accept(ctx: &IntakeContext, raw: RawSubmission) -> Result<Receipt, 
 
 /// An email submitted whole becomes the letter it carries, with the message's other
 /// documents as supporting documents; any other submission is returned as it came.
+/// Reading a message (and scoring its documents) is blocking work: it runs on the
+/// blocking pool, not on the runtime's threads.
 #[allow(clippy::result_large_err)]
-fn open_email(mut raw: RawSubmission) -> Result<RawSubmission, (RawSubmission, Problem)> {
+async fn read_email(raw: RawSubmission) -> Result<RawSubmission, (RawSubmission, Problem)> {
     if format_of(&raw) != Some(Format::Email) {
         return Ok(raw);
     }
+    // Bytes clone by reference count: the copy is for the rejection if the task fails.
+    let kept = raw.clone();
+    match crate::telemetry::spawn_blocking_in_span(move || open_email(raw)).await {
+        Ok(result) => result,
+        Err(_) => {
+            let e = normalise::email::EmailError::Malformed;
+            Err((kept, normalise::email_problem(&e)))
+        }
+    }
+}
+
+#[allow(clippy::result_large_err)]
+fn open_email(mut raw: RawSubmission) -> Result<RawSubmission, (RawSubmission, Problem)> {
     let email = match normalise::email::read(&raw.body) {
         Ok(email) => email,
         Err(e) => return Err((raw, normalise::email_problem(&e))),
