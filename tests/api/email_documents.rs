@@ -139,3 +139,33 @@ fn normalise_prints_the_record_of_the_letter_an_email_carries() {
         assert_eq!(record["patient"]["nhs_number"], nhs, "{file}");
     }
 }
+
+#[actix_web::test]
+async fn no_identifier_from_an_emailed_referral_reaches_the_logs() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post_referral(MSK, "message/rfc822", fixture("emails/FE11.eml"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap();
+    let provider = body["provider"].as_str().unwrap();
+    app.get(provider, &format!("/inbox/{id}")).await;
+    // A refused one too: errors are where values most often leak.
+    let broken = "MIME-Version: 1.0\r\nFrom: gill.hartley@example.nhs.uk\r\nSubject: Turner\r\n\
+                  Content-Type: image/png; name=\"Turner 9995908301.png\"\r\n\r\nPNG\r\n";
+    app.post_referral(MSK, "message/rfc822", broken).await;
+    let logs = captured_logs();
+    assert!(logs.contains(id), "the referral id is logged");
+    for needle in [
+        "Turner",
+        "9995908301",
+        "999 590 8301",
+        "BD20 6LH",
+        "bloods.txt",
+        "clinic summary",
+        "gill.hartley",
+        "Mackay",
+    ] {
+        assert!(!logs.contains(needle), "{needle} leaked into the logs");
+    }
+}
