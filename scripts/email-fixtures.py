@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes fixtures/emails/FE04.eml ... FE12.eml: synthetic referral emails carrying
-synthetic letters in every way referrers send them (body, DOCX, PDF, quoted-printable,
+the synthetic letters of fixtures/emails/letters/E01.txt ... E05.txt in every way
+referrers send them (body, DOCX, PDF, quoted-printable,
 HTML only, forwarded chains, cover note + letter + supporting documents,
 windows-1252). The expected records are fixtures/truth/FE04.json ... (hand-written).
 
@@ -25,144 +26,18 @@ _spec.loader.exec_module(formats)
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
-TURNER = """Airedale Rheumatology Service
-Skipton Road Outpatients, Keighley
 
-Date: 14/05/2025
+def letter(name):
+    """A carried letter: fixtures/emails/letters/<name>.txt (UTF-8)."""
+    with open(os.path.join(OUT, "letters", f"{name}.txt"), encoding="utf-8") as f:
+        return f.read()
 
-Dear Colleague
 
-Re: Mrs Rachel Anne TURNER
-DOB: 02/09/1971
-NHS No: 999 590 8301
-Address: 31 Spring Gardens Lane, Keighley BD20 6LH
-Tel: 07700 900214
-
-Diagnoses:
-- Fibromyalgia
-- Hypermobility spectrum disorder
-
-Thank you for seeing Mrs Turner, whom I reviewed in clinic today. She has widespread
-pain and fatigue and has reduced her hours as a teaching assistant. She feels low and
-worries constantly about losing her job. On the HADS she scored 13 for anxiety and 10
-for depression. She has no thoughts of self-harm.
-
-She would like telephone CBT, which I think would suit her well.
-
-Yours sincerely
-
-Dr Helen Mackay
-Consultant Rheumatologist
-GMC No 7034521
-
-cc: Dr Imran Shah, Spring Gardens Surgery, Keighley
-"""
-
-OKAFOR = """Meadowbank Surgery
-Falkirk Road, Larbert
-
-Date: 2025-03-03
-
-Dear colleague,
-
-Referral: Mr Daniel Chukwuma OKAFOR, born 1988-11-23
-NHS number: 999 661 3186
-Address: 7 Carron Grove, Larbert FK5 3QP
-Mobile: 07700 900356
-
-Daniel has chronic low back pain since a work injury two years ago. He has lost his
-job as a delivery driver and is sleeping badly. PHQ-9 17, GAD-7 12. He took an
-overdose in 2019 but tells me he has had no thoughts of suicide since and feels safe.
-
-He would like CBT for depression and is happy to have telephone sessions.
-
-With thanks
-
-Dr Priya Natarajan
-GP Partner, Meadowbank Surgery (G82031)
-"""
-
-NOWAK = """Leicester Orthopaedic Spinal Service
-Gwendolen Road Clinic, Leicester
-
-21 October 2024
-
-Dear NHS Talking Therapies Leicestershire
-
-Mr Stanislaw NOWAK   DOB 17/04/1965   NHS 9994628194
-12 Harrison Road, Leicester LE4 6QN
-
-Diagnosis: chronic neck pain; cervical spondylosis
-
-I saw Mr Nowak in the spinal clinic. Surgery would not help him and he is struggling to
-accept this. He is irritable and withdrawn and his wife is worried about him. PHQ-9 15.
-He denies any thoughts of self-harm. He speaks little English and will need a Polish
-interpreter.
-
-I would be grateful if he could be offered guided self-help for pain and low mood.
-
-Yours faithfully
-
-Mr Robert Ellison
-Consultant Spinal Surgeon
-
-cc: Dr Ann Whitby, Harrison Road Medical Centre
-"""
-
-HOLLAND = """Solent Pain Management Service
-Royal South Hants Hospital, Southampton
-
-9 January 2025
-
-To: NHS Talking Therapies Southampton
-
-Patient: Ms Leanne HOLLAND
-DOB: 05/02/1994
-NHS no: 999-147-1049
-Address: 22 Portswood Road, Southampton SO17 2ES
-Phone: 07700 900487
-GP: Dr Martin Cole, Portswood Medical Practice
-
-Leanne has complex regional pain syndrome of the right hand after a fracture. She calls
-the pain \u201cunbearable\u201d and can\u2019t work. She has been cutting her arm to cope with the pain and did so last week; she says she has no
-plan to end her life. GAD-7 18.
-
-Please could she be seen urgently for psychological therapy.
-
-Best wishes
-Sarah Quinn
-Clinical Specialist Physiotherapist
-HCPC PH203318
-"""
-
-ONEILL = """Bradford Community MSK Service
-St Luke\u2019s Hospital, Bradford
-
-12th June 2025
-
-Dear NHS Talking Therapies Bradford
-
-Mrs Bridget O\u2019NEILL   DOB 28/07/1959   NHS 9997465075
-3 Manningham Lane, Bradford BD8 7HX
-
-Diagnosis: osteoarthritis of both hips; chronic pain
-
-I saw Mrs O\u2019Neill in the MSK clinic. She is waiting for a hip replacement and has
-stopped going out; she used to run a stall at the market and misses it. She feels
-hopeless at times but has no thoughts of harming herself. PHQ-9 13.
-
-She would prefer to be seen face to face, not by telephone. Her parking costs \u00a37
-each visit, so a local venue would help.
-
-I would be grateful if she could be offered counselling for low mood.
-
-Yours sincerely
-
-Dr Kofi Mensah
-Associate Specialist in MSK Medicine
-
-cc: Dr Janet Royle, Manningham Medical Practice
-"""
+TURNER = letter("E01")
+OKAFOR = letter("E02")
+NOWAK = letter("E03")
+HOLLAND = letter("E04")
+ONEILL = letter("E05")
 
 COVER = """Hello,
 
