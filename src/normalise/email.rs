@@ -294,8 +294,10 @@ fn collect(message: &Message<'_>, depth: usize, found: &mut Found) {
         match &part.body {
             PartType::Message(nested) => collect(nested, depth + 1, found),
             PartType::Multipart(_) => {}
-            // Images inline in a signature or letterhead are decoration, not documents.
-            PartType::InlineBinary(bytes) if document_kind_of(part, bytes).is_none() => {}
+            // Images shown in the body (a signature, a letterhead: inline, or referenced
+            // by Content-ID from HTML) are decoration, not documents.
+            PartType::InlineBinary(bytes) | PartType::Binary(bytes)
+                if decoration(part) && document_kind_of(part, bytes).is_none() => {}
             _ => {
                 if let Some(candidate) = attachment(part, depth) {
                     found.attachments.push(candidate);
@@ -381,6 +383,15 @@ fn attachment(part: &MessagePart<'_>, depth: usize) -> Option<Candidate> {
         depth,
         kind,
     })
+}
+
+/// A part shown inside the body rather than attached: inline, or named by a
+/// Content-ID and not marked as an attachment.
+fn decoration(part: &MessagePart<'_>) -> bool {
+    let attached = part
+        .content_disposition()
+        .is_some_and(|d| d.is_attachment());
+    matches!(part.body, PartType::InlineBinary(_)) || (part.content_id().is_some() && !attached)
 }
 
 fn declared_type(part: &MessagePart<'_>) -> String {

@@ -541,3 +541,49 @@ fn outlook_rules_and_quoted_replies_open_the_message_below_them() {
     let ruled = LETTER.replace("Yours sincerely", "__________________\n\nYours sincerely");
     assert_eq!(forward::segments(&ruled).len(), 1);
 }
+
+#[test]
+fn a_scanned_letter_attached_is_the_letter_and_waits_for_a_person() {
+    let scan = pdf(&[&[]]);
+    let raw = multipart(
+        "mixed",
+        &[
+            text_part(COVER),
+            attached("application/pdf", "scan.pdf", &scan),
+        ],
+    );
+    let email = read(&raw).unwrap();
+    assert_eq!(email.letter.kind(), Some(DocumentKind::Pdf));
+    let n = normalise(Format::Email, &raw, today()).unwrap();
+    assert!(
+        n.review_reasons.iter().any(|r| r.contains("no text layer")),
+        "{:?}",
+        n.review_reasons
+    );
+}
+
+#[test]
+fn inline_signature_images_are_not_kept_but_attached_images_are() {
+    let related = format!(
+        "--r1\nContent-Type: text/html; charset=utf-8\n\n<p>{}</p>\n--r1\nContent-Type: image/png\nContent-ID: <logo>\nContent-Disposition: inline\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n--r1--",
+        LETTER.replace('\n', "<br>")
+    );
+    let raw = multipart(
+        "mixed",
+        &[
+            (
+                "Content-Type: multipart/related; boundary=\"r1\"".to_owned(),
+                related,
+            ),
+            attached("image/jpeg", "photo.jpg", b"\xff\xd8\xff\xe0 jpeg"),
+        ],
+    );
+    let email = read(&raw).unwrap();
+    assert_eq!(email.letter.kind(), Some(DocumentKind::Html));
+    let kept: Vec<_> = email
+        .supporting
+        .iter()
+        .map(|p| p.media_type.as_str())
+        .collect();
+    assert_eq!(kept, vec!["image/jpeg"]);
+}
