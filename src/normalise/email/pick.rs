@@ -71,10 +71,17 @@ pub(super) fn pick(found: Found) -> Result<(Part, Vec<Part>), EmailError> {
     }
     let (i, _) = best_attachment.ok_or(EmailError::NoLetter)?;
     let letter = attachments.remove(i);
-    Ok((
-        letter.part,
-        attachments.into_iter().map(|c| c.part).collect(),
-    ))
+    // A body that reads as a letter too (not a mere cover note) is kept with the
+    // referral rather than dropped: it may be the referrer's own words.
+    let body = best_body
+        .filter(|(_, score)| *score >= LETTER_LIKE)
+        .and_then(|(i, _)| bodies.into_iter().nth(i))
+        .map(|c| c.part);
+    let supporting = body
+        .into_iter()
+        .chain(attachments.into_iter().map(|c| c.part))
+        .collect();
+    Ok((letter.part, supporting))
 }
 
 /// The index and score of the candidate that reads most like a letter; on a tie the

@@ -587,3 +587,18 @@ fn inline_signature_images_are_not_kept_but_attached_images_are() {
         .collect();
     assert_eq!(kept, vec!["image/jpeg"]);
 }
+
+#[test]
+fn a_body_that_reads_as_a_letter_is_kept_when_an_attachment_is_the_letter() {
+    let raw = multipart(
+        "mixed",
+        &[
+            text_part(LETTER),
+            attached(DOCX_TYPE, "letter.docx", &letter_docx()),
+        ],
+    );
+    let email = read(&raw).unwrap();
+    assert_eq!(email.letter.name.as_deref(), Some("letter.docx"));
+    assert_eq!(email.supporting.len(), 1);
+    assert!(text_of(&email.supporting[0]).contains("999 311 2976"));
+}
