@@ -1,7 +1,9 @@
 //! Fuzzing the letter path on stable Rust (cargo-fuzz needs a nightly toolchain, which
 //! this project does not use): a mutational fuzzer seeded with the fixtures and the
 //! inputs kept in `fuzz/corpus/`. Targets: `document` (bytes → text, every format,
-//! through `Format::detect`) and `extract` (text → record). Each mutated input must come
+//! through `Format::detect`), `extract` (text → record) and `email` (a MIME message →
+//! its letter and supporting documents with `normalise::email::read`, then the full
+//! normalise of the email). Each mutated input must come
 //! back as a result, never a panic, within the time bound.
 //!
 //! It runs in the test command with a short budget. For a long run:
@@ -12,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use refgate::normalise::{Format, extract, normalise};
+use refgate::normalise::{Format, email, extract, normalise};
 
 /// Tiny xorshift: reproducible from the seed printed at the start.
 struct Rng(u64);
@@ -50,6 +52,17 @@ const INTERESTING: &[&[u8]] = &[
     b"endstream",
     b"obj",
     b"\xe2\x80\x99",
+    b"\r\n--",
+    b"\n\n",
+    b"Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n",
+    b"Content-Type: message/rfc822\n\n",
+    b"Content-Transfer-Encoding: base64\n",
+    b"Content-Transfer-Encoding: quoted-printable\n",
+    b"charset=\"windows-1252\"",
+    b"=\n",
+    b"=E2=80",
+    b"---------- Forwarded message ---------\n",
+    b"Content-Disposition: attachment; filename=\"a.pdf\"\n",
 ];
 
 fn mutate(rng: &mut Rng, seed: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
@@ -99,6 +112,7 @@ fn corpus(target: &str) -> Vec<Vec<u8>> {
             "fixtures/json",
             "fixtures/letters",
         ],
+        "email" => &["fixtures/emails"],
         _ => &["fixtures/letters"],
     };
     let mut files: Vec<PathBuf> = seeds
@@ -142,7 +156,7 @@ fn main() {
     let seconds: u64 = std::env::var("FUZZ_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(6);
     let seed = std::env::var("FUZZ_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -154,7 +168,7 @@ fn main() {
     // Panics inside the parsers are caught and reported by `run`; keep stderr quiet.
     std::panic::set_hook(Box::new(|_| {}));
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap_or_default();
-    let budget = Duration::from_secs(seconds) / 2;
+    let budget = Duration::from_secs(seconds) / 3;
     let documents = run("document", budget, seed, |bytes| {
         if let Ok(format) = Format::detect(bytes) {
             let _ = normalise(format, bytes, today);
@@ -163,5 +177,11 @@ fn main() {
     let texts = run("extract", budget, seed, |bytes| {
         let _ = extract::extract(&String::from_utf8_lossy(bytes));
     });
-    println!("fuzz seed {seed}: {documents} documents and {texts} letter texts, no panic");
+    let emails = run("email", budget, seed, |bytes| {
+        let _ = email::read(bytes);
+        let _ = normalise(Format::Email, bytes, today);
+    });
+    println!(
+        "fuzz seed {seed}: {documents} documents, {texts} letter texts and {emails} emails, no panic"
+    );
 }

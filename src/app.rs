@@ -169,6 +169,7 @@ async fn start_email(
     let email = EmailChannel {
         wake,
         sweep: EMAIL_SWEEP,
+        mail: state.deliver.mail.clone(),
     };
     channels.push(tokio::spawn(email.run(state.intake.clone(), stop.clone())));
     Ok(Some(port))

@@ -72,6 +72,8 @@ pub async fn raw_submission(
         media_type,
         body,
         idempotency_key,
+        // A `message/rfc822` body brings its own: intake reads the email.
+        supporting: Vec::new(),
     })
 }
 

@@ -82,8 +82,16 @@ async fn deliver_one(
         .iter()
         .map(|(o, m)| (o.clone(), m.name.clone()))
         .collect();
-    let message = message_for(&ctx.keys, &names, &ctx.source_endpoint, &stored, provider)
-        .map_err(EmailDeliveryError::Open)?;
+    let message = message_for(
+        ctx.store.as_ref(),
+        &ctx.keys,
+        &names,
+        &ctx.source_endpoint,
+        &stored,
+        provider,
+    )
+    .await
+    .map_err(EmailDeliveryError::Open)?;
     // One id per delivery of this referral: a crash or a second sweep before the
     // commit gives the same id (queued once); a referral released again from the dead
     // letters is a new delivery with a new id.
@@ -133,6 +141,15 @@ fn build(
         });
         let name = format!("original-letter{}", extension(media_type));
         parts = parts.singlepart(Attachment::new(name).body(bytes.clone(), kind));
+    }
+    for (i, doc) in message.supporting.iter().enumerate() {
+        let kind = ContentType::parse(&doc.media_type).unwrap_or_else(|_| {
+            ContentType::parse("application/octet-stream").unwrap_or(ContentType::TEXT_PLAIN)
+        });
+        // A sender's file name could carry patient data (mail systems log attachment
+        // names), so supporting documents are numbered instead.
+        let name = format!("supporting-{}{}", i + 1, extension(&doc.media_type));
+        parts = parts.singlepart(Attachment::new(name).body(doc.bytes.clone(), kind));
     }
     Message::builder()
         .from(Mailbox::new(

@@ -12,7 +12,7 @@ use crate::domain::lifecycle::TransitionError;
 use crate::domain::{OrgId, ReferralId, State};
 use crate::feedback;
 use crate::intake::{self, IntakeError};
-use crate::normalise::fhir_write::{MessageMeta, write_message};
+use crate::normalise::fhir_write::{Document, MessageMeta, write_message};
 use crate::store::{
     InboxEntry, ReferralSummary, StatusChange, Store, StoreError, StoredReferral, Transition,
 };
@@ -74,7 +74,8 @@ pub async fn list(
     Ok(ctx.store.inbox(provider, limit).await?)
 }
 
-/// The referral as a FHIR message Bundle, carrying the original document. Marks it
+/// The referral as a FHIR message Bundle, carrying the original document and any
+/// supporting documents sent with it. Marks it
 /// delivered; downloading again before acknowledging is allowed and gives the same
 /// message (same identifier), so a provider can drop duplicates.
 ///
@@ -92,12 +93,14 @@ pub async fn download(
         return Err(DeliverError::NotFound);
     }
     let message = message_for(
+        ctx.store.as_ref(),
         &ctx.keys,
         &ctx.names,
         &ctx.source_endpoint,
         &stored,
         provider,
-    )?;
+    )
+    .await?;
     let bundle = message.bundle;
     move_to(ctx, provider, id, State::Delivered, Action::Download).await?;
     Ok(bundle)
@@ -121,6 +124,8 @@ pub struct ProviderMessage {
     pub record: crate::domain::Referral,
     /// The original document: media type and bytes.
     pub original: Option<(String, Vec<u8>)>,
+    /// Documents that came with it (an email's other attachments).
+    pub supporting: Vec<Document>,
     /// The FHIR message Bundle (its id is the referral id, whatever the route).
     pub bundle: serde_json::Value,
 }
@@ -129,8 +134,10 @@ pub struct ProviderMessage {
 /// inbox download and email delivery, so both routes give the same message.
 ///
 /// # Errors
-/// [`DeliverError::Open`] when the sealed record or document does not open.
-pub fn message_for(
+/// [`DeliverError::Open`] when the sealed record or a document does not open, and
+/// [`DeliverError::Store`] when the supporting documents cannot be read.
+pub async fn message_for(
+    store: &dyn Store,
     keys: &DataKeys,
     names: &HashMap<OrgId, String>,
     source_endpoint: &str,
@@ -147,6 +154,15 @@ pub fn message_for(
         }
         None => None,
     };
+    let supporting = store.supporting_documents(id).await?;
+    let supporting: Vec<Document> = intake::open_supporting(keys, id, &supporting)?
+        .into_iter()
+        .map(|d| Document {
+            media_type: d.media_type,
+            title: d.name,
+            bytes: d.bytes.to_vec(),
+        })
+        .collect();
     let name = |o: &OrgId| names.get(o).cloned().unwrap_or_else(|| o.to_string());
     let meta = MessageMeta {
         message_id: id.as_uuid(),
@@ -156,12 +172,14 @@ pub fn message_for(
         sender: (s.referrer.clone(), name(&s.referrer)),
         destination: (provider.clone(), name(provider)),
         original: original.clone(),
+        supporting: supporting.clone(),
         reviewed_by: reviewer(&stored.history).map(|o| (o.clone(), name(&o))),
     };
     let bundle = write_message(&record, &meta);
     Ok(ProviderMessage {
         record,
         original,
+        supporting,
         bundle,
     })
 }

@@ -133,6 +133,8 @@ impl DropFolder {
                 .to_owned(),
             body,
             idempotency_key: Some(format!("drop-folder:{name}:{len}:{stamp}")),
+            // An `.eml` dropped here brings its attachments itself (intake reads it).
+            supporting: Vec::new(),
         };
         match accept(ctx, raw).await {
             Ok(receipt) => {

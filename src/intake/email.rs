@@ -2,15 +2,18 @@
 //!
 //! Inputs: pending entries of the store's inbound spool (sealed raw messages with the
 //! sending organisation). Outputs: referrals through [`super::accept`] (channel
-//! `email`, idempotency key `mail:<spool id>`), an acknowledgement to the sender, and
-//! the spool entry marked done or failed. Never deletes a spool entry and never logs
-//! addresses, subjects or message text.
+//! `email`, idempotency key `mail:<spool id>`; the letter the message carries, with
+//! its other documents as supporting documents), an acknowledgement to the sender
+//! queued in the store's outbox (when a `[mail]` relay is configured), and the spool
+//! entry marked done or failed. Never deletes a spool entry and never logs addresses,
+//! subjects or message text.
 //!
 //! Durability: the listener answered 250 only after the spool commit; this processor
 //! runs at start-up and after every new entry (a [`Notify`]), plus a periodic sweep. If
 //! the gateway stops between `accept` and marking the entry done, the message is read
 //! again on restart and `accept` matches it to the referral it already made (same
-//! idempotency key), so nothing is lost and nothing is taken in twice.
+//! idempotency key), and the acknowledgement's outbox id is derived from the spool id,
+//! so nothing is lost and nothing is taken in or answered twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,17 +25,15 @@ use tokio_util::sync::CancellationToken;
 use super::{Channel, IntakeContext, IntakeError, RawSubmission, accept};
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, DataKeys};
-use crate::domain::{OrgId, State};
+use crate::deliver::mailer::{MailContext, MailError, derived_id};
+use crate::domain::{OrgId, ReferralId, State};
+use crate::feedback::reply::{
+    AckState, Acknowledgement, queue_acknowledgement, remember_reply_address,
+};
+use crate::normalise::email;
 use crate::store::{MailId, MailOutcome, NewMail, SpooledMail, Store, StoreError};
 use crate::telemetry::events::{EmailFailed, EmailSpooled};
 use crate::telemetry::metrics::Metrics;
-
-// TEMP until feedback::reply and normalise::email land (see each file).
-mod temp_ack;
-mod temp_reader;
-
-use self::temp_ack::{AckState, Acknowledgement, acknowledge};
-use self::temp_reader::{read_email, reason_of};
 
 /// Spool entries read per query.
 const BATCH: u32 = 16;
@@ -115,6 +116,9 @@ pub struct EmailChannel {
     /// How often pending entries are looked for without a wake-up (entries left by a
     /// transient failure are retried then).
     pub sweep: Duration,
+    /// The outbox for acknowledgements; `None` when no relay is configured (nothing
+    /// is then emailed, and the sender learns the state over the API only).
+    pub mail: Option<MailContext>,
 }
 
 /// What happened to one spool entry.
@@ -131,7 +135,7 @@ impl EmailChannel {
     /// then whenever woken, until `stop`; the entry in hand is finished first.
     pub async fn run(self, ctx: IntakeContext, stop: CancellationToken) {
         loop {
-            if drain(&ctx, &stop).await.is_err() {
+            if drain(&ctx, self.mail.as_ref(), &stop).await.is_err() {
                 return;
             }
             tokio::select! {
@@ -145,7 +149,11 @@ impl EmailChannel {
 
 /// Processes pending entries until none is left or only ones failing transiently.
 /// `Err` when stopped.
-async fn drain(ctx: &IntakeContext, stop: &CancellationToken) -> Result<(), ()> {
+async fn drain(
+    ctx: &IntakeContext,
+    mail_ctx: Option<&MailContext>,
+    stop: &CancellationToken,
+) -> Result<(), ()> {
     loop {
         let batch = match ctx.store.pending_mail(BATCH).await {
             Ok(b) => b,
@@ -162,7 +170,7 @@ async fn drain(ctx: &IntakeContext, stop: &CancellationToken) -> Result<(), ()> 
             if stop.is_cancelled() {
                 return Err(());
             }
-            progressed |= process(ctx, mail).await == Processed::Finished;
+            progressed |= process(ctx, mail_ctx, mail).await == Processed::Finished;
         }
         if !progressed {
             return Ok(());
@@ -171,7 +179,11 @@ async fn drain(ctx: &IntakeContext, stop: &CancellationToken) -> Result<(), ()> 
 }
 
 #[tracing::instrument(skip_all, fields(mail_id = %mail.id, org = %mail.org, channel = "email"))]
-async fn process(ctx: &IntakeContext, mail: SpooledMail) -> Processed {
+async fn process(
+    ctx: &IntakeContext,
+    mail_ctx: Option<&MailContext>,
+    mail: SpooledMail,
+) -> Processed {
     let Ok(raw) = ctx
         .keys
         .open(&mail.message_sealed, mail.id.message_context().as_bytes())
@@ -179,28 +191,39 @@ async fn process(ctx: &IntakeContext, mail: SpooledMail) -> Processed {
         // Not transient: the key in use did not seal it. Kept for operators.
         return finish(ctx, &mail, MailOutcome::Failed("unreadable")).await;
     };
-    let sender = ctx
-        .keys
-        .open(&mail.sender_sealed, mail.id.sender_context().as_bytes())
-        .ok()
-        .and_then(|s| String::from_utf8(s).ok());
+    let reply = Reply {
+        mail_ctx,
+        spool: mail.id,
+        // The envelope sender: allow-listed at MAIL FROM, unlike the From header, so a
+        // reply can never be aimed at a third party.
+        to: ctx
+            .keys
+            .open(&mail.sender_sealed, mail.id.sender_context().as_bytes())
+            .ok()
+            .and_then(|s| String::from_utf8(s).ok()),
+        in_reply_to: None,
+    };
     // MIME parsing of a large message is CPU work: off the runtime, and a panic in the
     // parser is a failed message, never a crashed channel.
-    let email = match tokio::task::spawn_blocking(move || read_email(&raw)).await {
+    let email = match tokio::task::spawn_blocking(move || email::read(&raw)).await {
         Ok(Ok(email)) => email,
-        Ok(Err(e)) => return refuse(ctx, &mail, sender, None, reason_of(&e)).await,
-        Err(_) => return refuse(ctx, &mail, sender, None, "not-mime").await,
+        Ok(Err(e)) => return refuse(ctx, &mail, &reply, e.code()).await,
+        Err(_) => return refuse(ctx, &mail, &reply, "malformed").await,
+    };
+    let reply = Reply {
+        in_reply_to: email.message_id,
+        ..reply
     };
     let submission = RawSubmission {
         org: mail.org.clone(),
         channel: Channel::Email,
-        media_type: email.letter.media_type.clone(),
+        media_type: email.letter.media_type,
         body: Bytes::from(email.letter.bytes),
         // The same spool entry read again (a crash before `finish`) matches the
         // referral it already made instead of making a second.
         idempotency_key: Some(format!("mail:{}", mail.id)),
+        supporting: email.supporting.into_iter().map(Into::into).collect(),
     };
-    let in_reply_to = email.message_id;
     let receipt = match accept(ctx, submission).await {
         Ok(receipt) => receipt,
         Err(e) => {
@@ -213,7 +236,7 @@ async fn process(ctx: &IntakeContext, mail: SpooledMail) -> Processed {
                     return Processed::Retry;
                 }
             };
-            return refuse(ctx, &mail, sender, in_reply_to, reason).await;
+            return refuse(ctx, &mail, &reply, reason).await;
         }
     };
     let state = if !receipt.record.is_referral {
@@ -224,9 +247,13 @@ async fn process(ctx: &IntakeContext, mail: SpooledMail) -> Processed {
         AckState::Accepted
     };
     let id = receipt.summary.id;
-    let mut ack = Acknowledgement::new(sender, in_reply_to, Some(id), state);
-    ack.duplicate = receipt.duplicate;
-    acknowledge(mail.id, &ack);
+    if reply
+        .send(Some(id), state, receipt.duplicate)
+        .await
+        .is_err()
+    {
+        return Processed::Retry;
+    }
     finish(ctx, &mail, MailOutcome::Done(id)).await
 }
 
@@ -235,13 +262,65 @@ async fn process(ctx: &IntakeContext, mail: SpooledMail) -> Processed {
 async fn refuse(
     ctx: &IntakeContext,
     mail: &SpooledMail,
-    sender: Option<String>,
-    in_reply_to: Option<String>,
+    reply: &Reply<'_>,
     reason: &'static str,
 ) -> Processed {
-    let ack = Acknowledgement::new(sender, in_reply_to, None, AckState::rejected(reason));
-    acknowledge(mail.id, &ack);
+    let state = AckState::Rejected {
+        reason: reason.to_owned(),
+    };
+    if reply.send(None, state, false).await.is_err() {
+        return Processed::Retry;
+    }
     finish(ctx, mail, MailOutcome::Failed(reason)).await
+}
+
+/// The acknowledgement to the person who emailed, queued in the outbox.
+struct Reply<'a> {
+    mail_ctx: Option<&'a MailContext>,
+    spool: MailId,
+    to: Option<String>,
+    in_reply_to: Option<String>,
+}
+
+impl Reply<'_> {
+    /// Keeps the sender's address for the referral's later status notifications and
+    /// queues the acknowledgement. Its outbox id comes from the spool id, so a message
+    /// processed again after a crash is answered once. `Err` only for a store
+    /// failure (the entry is retried); a sender that is not an address gets no reply.
+    async fn send(
+        &self,
+        reference: Option<ReferralId>,
+        state: AckState,
+        duplicate: bool,
+    ) -> Result<(), ()> {
+        let (Some(ctx), Some(to)) = (self.mail_ctx, self.to.as_deref()) else {
+            return Ok(());
+        };
+        let result = async {
+            if let Some(id) = reference {
+                remember_reply_address(ctx, id, to).await?;
+            }
+            let ack = Acknowledgement {
+                to: to.to_owned(),
+                in_reply_to: self.in_reply_to.clone(),
+                reference,
+                state,
+                duplicate,
+            };
+            queue_acknowledgement(ctx, derived_id(&format!("ack/{}", self.spool)), &ack).await
+        };
+        match result.await {
+            Ok(()) => Ok(()),
+            Err(MailError::Store(e)) => {
+                tracing::error!(error = %e, "acknowledgement could not be queued; will retry");
+                Err(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no acknowledgement for this message");
+                Ok(())
+            }
+        }
+    }
 }
 
 async fn finish(ctx: &IntakeContext, mail: &SpooledMail, outcome: MailOutcome) -> Processed {

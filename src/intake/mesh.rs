@@ -112,6 +112,7 @@ fn raw_submission(org: OrgId, media_type: String, body: Bytes) -> RawSubmission 
         media_type,
         body,
         idempotency_key: None,
+        supporting: Vec::new(),
     }
 }
 

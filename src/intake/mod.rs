@@ -21,7 +21,7 @@ use crate::crypto::{CryptoError, DataKeys};
 use crate::domain::{OrgId, Referral, ReferralId, State};
 use crate::normalise::{self, Format, Problem};
 use crate::route::Router;
-use crate::store::{Accepted, NewReferral, ReferralSummary, Store, StoreError};
+use crate::store::{Accepted, NewReferral, ReferralSummary, SealedDocument, Store, StoreError};
 use crate::telemetry::events::{ReferralAccepted, SubmissionRejected};
 use crate::telemetry::metrics::Metrics;
 
@@ -71,6 +71,55 @@ pub struct RawSubmission {
     pub media_type: String,
     pub body: Bytes,
     pub idempotency_key: Option<String>,
+    /// Documents sent with the letter (an email's other attachments): stored sealed
+    /// with the referral and delivered with it. An email submitted whole
+    /// (`message/rfc822`) adds its own here when intake reads it.
+    pub supporting: Vec<SupportingDocument>,
+}
+
+impl RawSubmission {
+    /// A submission with no idempotency key and no supporting documents.
+    pub fn new(org: OrgId, channel: Channel, media_type: impl Into<String>, body: Bytes) -> Self {
+        RawSubmission {
+            org,
+            channel,
+            media_type: media_type.into(),
+            body,
+            idempotency_key: None,
+            supporting: Vec::new(),
+        }
+    }
+}
+
+/// A document that travels with a referral but is not its letter (test results, a
+/// second letter, a scan).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SupportingDocument {
+    /// The file name it was sent with (patient data: sealed at rest, never logged).
+    pub name: Option<String>,
+    pub media_type: String,
+    pub bytes: Bytes,
+}
+
+// Names and contents are patient data: Debug shows only their shape.
+impl std::fmt::Debug for SupportingDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupportingDocument")
+            .field("media_type", &self.media_type)
+            .field("bytes", &self.bytes.len())
+            .field("named", &self.name.is_some())
+            .finish()
+    }
+}
+
+impl From<normalise::email::Part> for SupportingDocument {
+    fn from(p: normalise::email::Part) -> Self {
+        SupportingDocument {
+            name: p.name,
+            media_type: p.media_type,
+            bytes: Bytes::from(p.bytes),
+        }
+    }
 }
 
 /// What the sender is told.
@@ -116,6 +165,13 @@ impl From<StoreError> for IntakeError {
 /// and store or crypto failures.
 #[tracing::instrument(skip_all, fields(org = %raw.org, channel = raw.channel.as_str()))]
 pub async fn accept(ctx: &IntakeContext, raw: RawSubmission) -> Result<Receipt, IntakeError> {
+    let raw = match read_email(raw).await {
+        Ok(raw) => raw,
+        Err((raw, problem)) => {
+            reject(ctx, &raw, "invalid", 1).await?;
+            return Err(IntakeError::Invalid(vec![problem]));
+        }
+    };
     let Some(format) = format_of(&raw) else {
         reject(ctx, &raw, "unsupported-media-type", 1).await?;
         return Err(IntakeError::UnsupportedMediaType);
@@ -174,6 +230,41 @@ pub async fn accept(ctx: &IntakeContext, raw: RawSubmission) -> Result<Receipt, 
         record,
         review_reasons,
     })
+}
+
+/// An email submitted whole becomes the letter it carries, with the message's other
+/// documents as supporting documents; any other submission is returned as it came.
+/// Reading a message (and scoring its documents) is blocking work: it runs on the
+/// blocking pool, not on the runtime's threads.
+#[allow(clippy::result_large_err)]
+async fn read_email(raw: RawSubmission) -> Result<RawSubmission, (RawSubmission, Problem)> {
+    if format_of(&raw) != Some(Format::Email) {
+        return Ok(raw);
+    }
+    // Bytes clone by reference count: the copy is for the rejection if the task fails.
+    let kept = raw.clone();
+    match crate::telemetry::spawn_blocking_in_span(move || open_email(raw)).await {
+        Ok(result) => result,
+        Err(_) => {
+            let e = normalise::email::EmailError::Malformed;
+            Err((kept, normalise::email_problem(&e)))
+        }
+    }
+}
+
+#[allow(clippy::result_large_err)]
+fn open_email(mut raw: RawSubmission) -> Result<RawSubmission, (RawSubmission, Problem)> {
+    let email = match normalise::email::read(&raw.body) {
+        Ok(email) => email,
+        Err(e) => return Err((raw, normalise::email_problem(&e))),
+    };
+    let mut supporting: Vec<SupportingDocument> =
+        email.supporting.into_iter().map(Into::into).collect();
+    supporting.append(&mut raw.supporting);
+    raw.supporting = supporting;
+    raw.media_type = email.letter.media_type;
+    raw.body = Bytes::from(email.letter.bytes);
+    Ok(raw)
 }
 
 /// The format to read: the declared one, except that a letter's declared type only
@@ -251,6 +342,7 @@ fn seal(
             ctx.keys
                 .seal(&raw.body, format!("{context}/document").as_bytes())?,
         )),
+        supporting: seal_supporting(&ctx.keys, id, &raw.supporting)?,
         audit_detail,
     })
 }
@@ -313,6 +405,68 @@ pub fn open_record(
     let plain = keys.open(sealed, id.to_string().as_bytes())?;
     serde_json::from_slice(&plain)
         .map_err(|_| IntakeError::Store(StoreError::Corrupt("sealed record")))
+}
+
+/// Seals each supporting document (and its name) bound to the referral id and its
+/// position, so one cannot be swapped for another.
+fn seal_supporting(
+    keys: &DataKeys,
+    id: ReferralId,
+    docs: &[SupportingDocument],
+) -> Result<Vec<SealedDocument>, CryptoError> {
+    docs.iter()
+        .enumerate()
+        .map(|(seq, d)| {
+            Ok(SealedDocument {
+                media_type: d.media_type.clone(),
+                name_sealed: d
+                    .name
+                    .as_deref()
+                    .map(|n| {
+                        keys.seal(n.as_bytes(), supporting_context(id, seq, "name").as_bytes())
+                    })
+                    .transpose()?,
+                bytes_sealed: keys
+                    .seal(&d.bytes, supporting_context(id, seq, "bytes").as_bytes())?,
+            })
+        })
+        .collect()
+}
+
+fn supporting_context(id: ReferralId, seq: usize, what: &str) -> String {
+    format!("{id}/supporting/{seq}/{what}")
+}
+
+/// Opens a stored referral's supporting documents, in the order they were sent.
+///
+/// # Errors
+/// [`CryptoError::Open`] when a sealed document or name does not open with this key.
+pub fn open_supporting(
+    keys: &DataKeys,
+    id: ReferralId,
+    sealed: &[SealedDocument],
+) -> Result<Vec<SupportingDocument>, CryptoError> {
+    sealed
+        .iter()
+        .enumerate()
+        .map(|(seq, d)| {
+            let name = d
+                .name_sealed
+                .as_deref()
+                .map(|n| keys.open(n, supporting_context(id, seq, "name").as_bytes()))
+                .transpose()?
+                .map(|n| String::from_utf8_lossy(&n).into_owned());
+            let bytes = keys.open(
+                &d.bytes_sealed,
+                supporting_context(id, seq, "bytes").as_bytes(),
+            )?;
+            Ok(SupportingDocument {
+                name,
+                media_type: d.media_type.clone(),
+                bytes: Bytes::from(bytes),
+            })
+        })
+        .collect()
 }
 
 /// Opens a stored referral's original document.

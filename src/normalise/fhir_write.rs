@@ -51,8 +51,20 @@ pub struct MessageMeta {
     pub destination: (crate::domain::OrgId, String),
     /// The original document as submitted: media type and bytes.
     pub original: Option<(String, Vec<u8>)>,
+    /// Documents sent with the letter (an email's other attachments), in order: each
+    /// becomes a further DocumentReference in `ServiceRequest.supportingInfo`.
+    pub supporting: Vec<Document>,
     /// The operator who released it from the review queue (possibly correcting it).
     pub reviewed_by: Option<(crate::domain::OrgId, String)>,
+}
+
+/// A document carried in the message besides the original.
+#[derive(Clone)]
+pub struct Document {
+    pub media_type: String,
+    /// The file name it was sent with, shown as the attachment's title.
+    pub title: Option<String>,
+    pub bytes: Vec<u8>,
 }
 
 /// Writes the referral as a FHIR R4 message Bundle (`servicerequest-request`).
@@ -74,6 +86,13 @@ pub fn write_message(record: &Referral, meta: &MessageMeta) -> Value {
         id
     });
     supporting.extend(document);
+    for (i, doc) in meta.supporting.iter().enumerate() {
+        if let Some(resource) = supporting_document(doc, i, p.patient, &w.instant) {
+            let id = w.derive(&format!("DocumentReference/supporting/{i}"));
+            w.push(id, resource);
+            supporting.push(id);
+        }
+    }
     let request = meta.referral_id.as_uuid();
     let provenance = w.derive("Provenance");
     let reviewer = meta.reviewed_by.as_ref();
@@ -553,10 +572,40 @@ fn risk_flag(patient: Uuid) -> Value {
     })
 }
 
+/// A supporting document, carried like the original (same attachment rules).
+fn supporting_document(
+    doc: &Document,
+    index: usize,
+    patient: Uuid,
+    instant: &str,
+) -> Option<Value> {
+    // A file name is free text from the sender: no control characters, one line.
+    let title = doc
+        .title
+        .as_deref()
+        .map(|t| t.chars().filter(|c| !c.is_control()).collect::<String>())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| format!("Supporting document {}", index + 1));
+    let mut resource = document_reference(&doc.media_type, &doc.bytes, patient, instant, &title)?;
+    resource["type"] = json!({"text": "Supporting document"});
+    Some(resource)
+}
+
 /// The document as submitted. `hash` is base64 SHA-1 because R4 `Attachment.hash`
 /// is defined as SHA-1; an empty document carries nothing and is left out.
 fn original_document(meta: &MessageMeta, patient: Uuid, instant: &str) -> Option<Value> {
     let (media_type, bytes) = meta.original.as_ref()?;
+    document_reference(media_type, bytes, patient, instant, "Referral as submitted")
+}
+
+fn document_reference(
+    media_type: &str,
+    bytes: &[u8],
+    patient: Uuid,
+    instant: &str,
+    title: &str,
+) -> Option<Value> {
     if bytes.is_empty() {
         return None;
     }
@@ -579,7 +628,7 @@ fn original_document(meta: &MessageMeta, patient: Uuid, instant: &str) -> Option
             // unsignedInt is 32-bit signed-positive; documents over 2 GiB are not accepted.
             "size": i32::try_from(bytes.len()).ok(),
             "hash": BASE64.encode(hash.as_ref()),
-            "title": "Referral as submitted",
+            "title": title,
         }}],
     }))
 }
@@ -708,6 +757,7 @@ mod tests {
             sender: (org("RXR01"), "West Lancashire Rheumatology".into()),
             destination: (org("TT-NORTH"), "NHS Talking Therapies North".into()),
             original,
+            supporting: Vec::new(),
             reviewed_by: Some((org("OPS"), "Gateway operations".into())),
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod cues;
 pub mod document;
+pub mod email;
 pub mod extract;
 pub mod fhir_map;
 pub mod fhir_write;
@@ -37,6 +38,8 @@ pub enum Format {
     Flat,
     /// A letter: plain text, DOCX, PDF, RTF or HTML, read into the record.
     Letter(DocumentKind),
+    /// `message/rfc822`: an email, read as the letter it carries ([`email::read`]).
+    Email,
 }
 
 impl Format {
@@ -45,14 +48,17 @@ impl Format {
         match document::essence(media_type).as_str() {
             "application/fhir+json" | "application/json+fhir" => Some(Format::Fhir),
             "application/json" => Some(Format::Flat),
+            email::MEDIA_TYPE => Some(Format::Email),
             other => DocumentKind::from_media_type(other).map(Format::Letter),
         }
     }
 
     /// Picks the format from the content, not a file name or a declared type (files
     /// and drop folders have none, and senders mislabel): a JSON object whose
-    /// `resourceType` is set is FHIR, any other JSON object is the flat form, and
-    /// anything else is a letter if [`document::sniff`] recognises it.
+    /// `resourceType` is set is FHIR, any other JSON object is the flat form, bytes
+    /// that open with a mail header block are an email ([`email::looks_like_email`]:
+    /// a letter opening with memo lines such as `From:` is not one), and anything else
+    /// is a letter if [`document::sniff`] recognises it.
     ///
     /// # Errors
     /// A not-supported problem for anything else.
@@ -60,11 +66,12 @@ impl Format {
         match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(doc) if doc.get("resourceType").is_some() => Ok(Format::Fhir),
             Ok(doc) if doc.is_object() => Ok(Format::Flat),
+            _ if email::looks_like_email(body) => Ok(Format::Email),
             _ => document::sniff(body).map(Format::Letter).ok_or_else(|| {
                 Problem::new(
                     IssueCode::NotSupported,
                     "$",
-                    "not a FHIR Bundle, flat JSON or a letter (text, DOCX, PDF, RTF or HTML)",
+                    "not a FHIR Bundle, flat JSON, an email or a letter (text, DOCX, PDF, RTF or HTML)",
                 )
             }),
         }
@@ -76,6 +83,7 @@ impl Format {
             Format::Fhir => "application/fhir+json",
             Format::Flat => "application/json",
             Format::Letter(kind) => kind.media_type(),
+            Format::Email => email::MEDIA_TYPE,
         }
     }
 
@@ -85,6 +93,7 @@ impl Format {
             Format::Fhir => "fhir",
             Format::Flat => "json",
             Format::Letter(kind) => kind.as_str(),
+            Format::Email => "email",
         }
     }
 }
@@ -99,7 +108,8 @@ pub struct Normalised {
 }
 
 /// Parses, schema-validates, maps and semantically checks one submission.
-/// `today` is injected so that "not in the future" is testable.
+/// `today` is injected so that "not in the future" is testable. An email is read as
+/// the letter it carries: the result's `format` is that letter's.
 ///
 /// # Errors
 /// Every problem found, so the sender can fix them all at once.
@@ -110,8 +120,31 @@ pub fn normalise(
 ) -> Result<Normalised, Vec<Problem>> {
     match format {
         Format::Letter(kind) => letter::read(kind, body, today),
+        Format::Email => {
+            let letter = email_letter(body).map_err(|p| vec![p])?;
+            let kind = letter.kind().unwrap_or(DocumentKind::Text);
+            letter::read(kind, &letter.bytes, today)
+        }
         Format::Fhir | Format::Flat => structured(format, body, today),
     }
+}
+
+/// The letter an email carries, or the problem that stops it being read.
+fn email_letter(body: &[u8]) -> Result<email::Part, Problem> {
+    email::read(body)
+        .map(|e| e.letter)
+        .map_err(|e| email_problem(&e))
+}
+
+/// An email that cannot be read, as a problem for the sender (no input values).
+pub fn email_problem(e: &email::EmailError) -> Problem {
+    let code = match e {
+        email::EmailError::TooLarge | email::EmailError::TooManyParts => IssueCode::TooLong,
+        email::EmailError::NoLetter => IssueCode::Required,
+        email::EmailError::NotMime => IssueCode::NotSupported,
+        email::EmailError::TooDeep | email::EmailError::Malformed => IssueCode::Structure,
+    };
+    Problem::new(code, "$", e.to_string())
 }
 
 /// FHIR and the flat form: schema, mapping, normal forms, semantic checks.
@@ -222,6 +255,11 @@ mod tests {
                 ),
                 destination: (crate::domain::OrgId::parse("TTNORTH").unwrap(), "TT".into()),
                 original: Some(("text/plain".into(), b"Dear colleague".to_vec())),
+                supporting: vec![fhir_write::Document {
+                    media_type: "application/pdf".into(),
+                    title: Some("bloods.pdf".into()),
+                    bytes: b"%PDF-1.4".to_vec(),
+                }],
                 reviewed_by: None,
             };
             let mut record = record;

@@ -57,8 +57,19 @@ pub struct NewReferral {
     pub record_sealed: Vec<u8>,
     /// The document as received, sealed, with its media type.
     pub document: Option<(String, Vec<u8>)>,
+    /// Documents sent with the letter (an email's other attachments), sealed, in the
+    /// order they were sent. Stored in the same transaction as the referral.
+    pub supporting: Vec<SealedDocument>,
     /// Non-identifying detail for the audit events (e.g. the routing rule).
     pub audit_detail: Option<String>,
+}
+
+/// A supporting document, sealed (its name too: a file name can name the patient).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedDocument {
+    pub media_type: String,
+    pub name_sealed: Option<Vec<u8>>,
+    pub bytes_sealed: Vec<u8>,
 }
 
 /// What intake stored, or found already stored.
@@ -455,4 +466,12 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`] or [`StoreError::Database`].
     async fn spool_status(&self, id: MailId) -> Result<SpoolStatus, StoreError>;
+
+    /// The supporting documents stored with a referral, in the order they were sent
+    /// (none for a referral that had none, or that does not exist).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn supporting_documents(&self, id: ReferralId)
+    -> Result<Vec<SealedDocument>, StoreError>;
 }

@@ -40,6 +40,8 @@ async fn emitted_message_bundles_pass_third_party_fhir_validation() {
         ("FJ01", "application/fhir+json", "json/FJ01.json"),
         ("FJ02", "application/fhir+json", "json/FJ02.json"),
         ("FJ03", "application/json", "json/FJ03.json"),
+        // An email: the letter and its supporting documents as DocumentReferences.
+        ("FE11", "message/rfc822", "emails/FE11.eml"),
     ];
     for (name, ct, path) in inputs {
         let (status, body) = app.post_referral(GP, ct, fixture(path)).await;

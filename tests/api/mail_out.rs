@@ -449,6 +449,7 @@ async fn status_notifications_go_to_the_address_an_emailed_referral_came_from() 
         record_sealed: vec![0; 32],
         document: None,
         audit_detail: None,
+        supporting: Vec::new(),
     };
     store.accept_referral(new).await.unwrap();
     let sender = "Dr.Who@Clinic.example.nhs.uk";

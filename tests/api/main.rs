@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod cli;
 mod drop_folder;
+mod email_documents;
 mod fhir_output;
 mod helpers;
 mod idempotency;

@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use refgate::audit::{self, Action, AuditDraft, Outcome};
 use refgate::domain::{OrgId, ReferralId, State, Urgency};
 use refgate::store::sqlite::SqliteStore;
-use refgate::store::{Accepted, NewReferral, StatusChange, Store, StoreError};
+use refgate::store::{Accepted, NewReferral, SealedDocument, StatusChange, Store, StoreError};
 
 fn org(s: &str) -> OrgId {
     OrgId::parse(s).unwrap()
@@ -27,6 +27,7 @@ fn new_referral(content: u8, urgency: Urgency, offset_secs: i64) -> NewReferral 
         match_hash: None,
         record_sealed: vec![1, 2, 3],
         document: Some(("application/json".into(), vec![4, 5])),
+        supporting: Vec::new(),
         audit_detail: Some("rule=default".into()),
     }
 }
@@ -276,6 +277,78 @@ async fn the_same_letter_by_another_route_matches_the_first(store: Arc<dyn Store
     ));
 }
 
+fn documents(tag: u8, count: u8) -> Vec<SealedDocument> {
+    (0..count)
+        .map(|i| SealedDocument {
+            media_type: "application/pdf".into(),
+            name_sealed: (i % 2 == 0).then(|| vec![tag, i, 0xAA]),
+            bytes_sealed: vec![tag, i, 1, 2, 3],
+        })
+        .collect()
+}
+
+async fn supporting_documents_commit_with_their_referral(store: Arc<dyn Store>) {
+    // A burst, so the documents go through the multi-row run path.
+    let news: Vec<NewReferral> = (0..40u8)
+        .map(|i| NewReferral {
+            supporting: documents(i, i % 4),
+            ..new_referral(150 + i, Urgency::Routine, 0)
+        })
+        .collect();
+    let tasks: Vec<_> = news
+        .iter()
+        .cloned()
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move { store.accept_referral(n).await })
+        })
+        .collect();
+    for t in tasks {
+        assert!(matches!(t.await.unwrap(), Ok(Accepted::Created(_))));
+    }
+    for n in &news {
+        assert_eq!(
+            store.supporting_documents(n.id).await.unwrap(),
+            n.supporting
+        );
+    }
+    // A duplicate brings no second set; a clash (same id) fails without touching them.
+    let first = &news[3];
+    let again = NewReferral {
+        id: ReferralId::new(),
+        supporting: documents(99, 2),
+        ..first.clone()
+    };
+    assert!(matches!(
+        store.accept_referral(again.clone()).await,
+        Ok(Accepted::Duplicate(_))
+    ));
+    assert!(
+        store
+            .supporting_documents(again.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let clash = NewReferral {
+        content_hash: [254; 32],
+        supporting: documents(98, 3),
+        ..first.clone()
+    };
+    assert!(store.accept_referral(clash).await.is_err());
+    assert_eq!(
+        store.supporting_documents(first.id).await.unwrap(),
+        first.supporting
+    );
+    assert!(
+        store
+            .supporting_documents(ReferralId::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 macro_rules! contract {
     ($($name:ident),*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,7 +370,8 @@ mod sqlite_store {
         a_failed_operation_leaves_the_audit_chain_intact,
         concurrent_writes_are_all_committed_and_chained,
         repeats_and_clashes_in_one_burst_are_resolved_one_by_one,
-        the_same_letter_by_another_route_matches_the_first
+        the_same_letter_by_another_route_matches_the_first,
+        supporting_documents_commit_with_their_referral
     );
 }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use sqlx::{Row, SqliteConnection};
 
+use super::documents::{self, DocumentRow};
 use super::read::summary_from;
 use super::writer::ChainHead;
 use super::{db_err, exec};
@@ -246,6 +247,8 @@ fn blob32(row: &sqlx::sqlite::SqliteRow, column: &str) -> Result<[u8; 32], Store
 struct Rows<'a> {
     referrals: Vec<(&'a NewReferral, String)>,
     transitions: Vec<(String, i64, State, String, Option<String>)>,
+    /// Supporting documents of the new referrals, written after them.
+    documents: Vec<DocumentRow<'a>>,
     events: Vec<AuditEvent>,
 }
 
@@ -272,6 +275,12 @@ impl<'a> Rows<'a> {
         self.transitions
             .push((id.clone(), 2, new.state, at.clone(), None));
         self.referrals.push((new, at));
+        self.documents.extend(
+            new.supporting
+                .iter()
+                .zip(0_i64..)
+                .map(|(doc, seq)| (id.clone(), seq, doc)),
+        );
         self.audit(head, draft(new, Action::Intake, new.id, channel(new)), new);
         let second = match &new.provider {
             Some(p) if new.state == State::Ready => {
@@ -314,6 +323,9 @@ impl<'a> Rows<'a> {
                 "INSERT INTO transitions (referral_id, seq, state, at, actor, reason) VALUES {};",
                 rows.join(", ")
             ));
+        }
+        for chunk in self.documents.chunks(documents::ROWS_PER_INSERT) {
+            sql.push_str(&documents::insert_sql(chunk.len()));
         }
         if !self.events.is_empty() {
             let rows: Vec<String> = self.events.iter().map(|_| placeholders(9)).collect();
@@ -366,6 +378,7 @@ impl<'a> Rows<'a> {
                 .bind(actor.as_deref())
                 .bind(None::<&str>);
         }
+        q = documents::bind(q, &self.documents);
         for ev in &self.events {
             q = q
                 .bind(ev.seq)

@@ -14,6 +14,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/sqlite/0003_outbox.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/sqlite/0004_documents.sql"),
+    ),
     (5, include_str!("../../../migrations/sqlite/0005_mesh.sql")),
 ];
 

@@ -10,6 +10,7 @@
 //! checkpoints the WAL in the background.
 
 mod accept;
+mod documents;
 mod mail;
 mod mesh;
 mod migrate;
@@ -31,8 +32,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Accepted, DueMail, InboxEntry, InboxPage, MailAttempt, MailId, MailOutcome, MailStatus,
-    MeshTokenUse, NewMail, NewReferral, OutgoingMail, ReferralSummary, ReviewDecision, SpoolStatus,
-    SpooledMail, StatusChange, Store, StoreError, StoredReferral,
+    MeshTokenUse, NewMail, NewReferral, OutgoingMail, ReferralSummary, ReviewDecision,
+    SealedDocument, SpoolStatus, SpooledMail, StatusChange, Store, StoreError, StoredReferral,
 };
 use crate::audit::{AuditDraft, AuditEvent};
 use crate::domain::{OrgId, ReferralId, State};
@@ -300,6 +301,13 @@ impl Store for SqliteStore {
 
     async fn spool_status(&self, id: MailId) -> Result<SpoolStatus, StoreError> {
         mail::status(&self.reads, id).await
+    }
+
+    async fn supporting_documents(
+        &self,
+        id: ReferralId,
+    ) -> Result<Vec<SealedDocument>, StoreError> {
+        documents::supporting(&self.reads, id).await
     }
 }
 
