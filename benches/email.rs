@@ -1,0 +1,287 @@
+//! Email benchmark: referrals sent over SMTP with STARTTLS, each a short cover note with
+//! the clinic letter attached (fixtures/letters/F05.txt, base64), as a secretary's mail
+//! client sends them.
+//!
+//! Run: `cargo bench --bench email` (env: BENCH_SECS=10, BENCH_CONNECTIONS="1 16",
+//! BENCH_LATENCY_SAMPLES=50). It initialises a demo configuration in a temp folder,
+//! starts the release `refgate` binary as its own process and measures:
+//!   1. the time from the final 250 to the referral sitting in the provider's inbox,
+//!      one message at a time, polling `GET /inbox` over mutual TLS (first, while the
+//!      inbox is small enough to count in one page);
+//!   2. messages accepted per second (final 250 received) at each connection count,
+//!      with lettre's pooled STARTTLS connections.
+//!
+//! Each message carries a different (valid, 999-range) NHS number, so each is a new
+//! referral rather than a copy of one received before.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+const LETTER: &str = include_str!("../fixtures/letters/F05.txt");
+const LETTER_NHS: &str = "9998442222";
+const FROM: &str = "jane.morley@example.nhs.uk";
+const TO: &str = "referrals@refgate.localhost";
+/// Numbers every message of every run, so each one is a different patient.
+static MESSAGES: AtomicU64 = AtomicU64::new(0);
+
+fn main() -> anyhow::Result<()> {
+    let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let secs: u64 = env("BENCH_SECS", "10").parse()?;
+    let samples: usize = env("BENCH_LATENCY_SAMPLES", "50").parse()?;
+    let conns: Vec<usize> = env("BENCH_CONNECTIONS", "1 16")
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let dir = tempfile::tempdir()?;
+    refgate::init::init(dir.path())?;
+    let (https, smtp) = (free_port()?, free_port()?);
+    let mut server = start_server(dir.path(), https, smtp)?;
+    // awc (the inbox client) runs on a LocalSet; the load itself is plain tokio tasks.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = tokio::task::LocalSet::new().block_on(&rt, async {
+        let inbox = Inbox::new(dir.path(), https)?;
+        inbox.wait_ready().await?;
+        let r = to_inbox(dir.path(), smtp, &inbox, samples).await?;
+        println!(
+            "final 250 -> in TTNORTH's inbox ({} messages, one at a time): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            r.latencies_us.len(), r.p(0.50), r.p(0.99), r.p(1.0)
+        );
+        println!(
+            "refgate email benchmark: SMTP + STARTTLS, letter as a base64 text attachment, {secs}s per run, release build, SQLite on {}",
+            dir.path().display()
+        );
+        println!("{:>11} {:>10} {:>10} {:>9} {:>9} {:>9}", "connections", "messages", "msg/s", "p50 ms", "p99 ms", "errors");
+        for &c in &conns {
+            let r = throughput(dir.path(), smtp, c, Duration::from_secs(secs)).await?;
+            println!(
+                "{:>11} {:>10} {:>10.0} {:>9.2} {:>9.2} {:>9}",
+                c, r.ok, r.ok as f64 / r.elapsed.as_secs_f64(), r.p(0.50), r.p(0.99), r.errors
+            );
+        }
+        anyhow::Ok(())
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn start_server(dir: &Path, https: u16, smtp: u16) -> anyhow::Result<Child> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_refgate"))
+        .args(["serve", "--config"])
+        .arg(dir.join("refgate.toml"))
+        .args(["--listen", &format!("127.0.0.1:{https}")])
+        .env("REFGATE__SMTP__LISTEN", format!("127.0.0.1:{smtp}"))
+        .env("REFGATE__SMTP__MAX_CONNECTIONS_PER_IP", "256")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()?)
+}
+
+/// A valid NHS number in the 999 test range, different for each `n`.
+fn nhs_number(mut n: u64) -> String {
+    loop {
+        let digits = format!("999{:06}", n % 1_000_000);
+        let sum: u32 = digits
+            .bytes()
+            .zip((2..=10).rev())
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum();
+        let check = 11 - sum % 11;
+        if check != 10 {
+            return format!("{digits}{}", check % 11);
+        }
+        n += 1;
+    }
+}
+
+fn message() -> anyhow::Result<Message> {
+    let n = MESSAGES.fetch_add(1, Ordering::Relaxed) + u64::from(std::process::id());
+    let letter = LETTER.replacen(LETTER_NHS, &nhs_number(n), 1);
+    Ok(Message::builder()
+        .from(FROM.parse()?)
+        .to(TO.parse()?)
+        .subject("Referral letter")
+        .multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(
+                    "Hello,\n\nPlease find attached a referral.\n\nJane Morley\n".to_owned(),
+                ))
+                .singlepart(
+                    Attachment::new("referral.txt".to_owned())
+                        .body(letter.into_bytes(), ContentType::TEXT_PLAIN),
+                ),
+        )?)
+}
+
+fn transport(
+    dir: &Path,
+    port: u16,
+    pool: u32,
+) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let ca = Certificate::from_pem(&std::fs::read(dir.join("certs/ca.pem"))?)?;
+    let tls = TlsParameters::builder("localhost".to_owned())
+        .add_root_certificate(ca)
+        .build_rustls()?;
+    Ok(
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(port)
+            .tls(Tls::Required(tls))
+            .pool_config(PoolConfig::new().max_size(pool))
+            .build(),
+    )
+}
+
+struct Report {
+    ok: u64,
+    errors: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u64>,
+}
+
+impl Report {
+    fn p(&self, q: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * q).round() as usize;
+        self.latencies_us[i] as f64 / 1000.0
+    }
+}
+
+async fn throughput(
+    dir: &Path,
+    port: u16,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<Report> {
+    let smtp = Arc::new(transport(dir, port, connections as u32)?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (smtp, stop) = (smtp.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                let m = message()?;
+                let t = Instant::now();
+                match smtp.send(m).await {
+                    Ok(r) if r.is_positive() => {
+                        ok += 1;
+                        lat.push(t.elapsed().as_micros() as u64);
+                    }
+                    _ => errors += 1,
+                }
+            }
+            anyhow::Ok((ok, errors, lat))
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut report = Report {
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+    };
+    for t in tasks {
+        let (ok, errors, lat) = t.await??;
+        report.ok += ok;
+        report.errors += errors;
+        report.latencies_us.extend(lat);
+    }
+    report.elapsed = started.elapsed();
+    report.latencies_us.sort_unstable();
+    Ok(report)
+}
+
+async fn to_inbox(dir: &Path, port: u16, inbox: &Inbox, samples: usize) -> anyhow::Result<Report> {
+    let smtp = transport(dir, port, 1)?;
+    let mut report = Report {
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+    };
+    for _ in 0..samples {
+        let before = inbox.count().await?;
+        smtp.send(message()?).await?;
+        let accepted = Instant::now();
+        let deadline = accepted + Duration::from_secs(10);
+        while inbox.count().await? == before {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the referral did not reach the inbox"
+            );
+        }
+        report
+            .latencies_us
+            .push(accepted.elapsed().as_micros() as u64);
+    }
+    report.latencies_us.sort_unstable();
+    Ok(report)
+}
+
+/// TTNORTH reading its inbox over mutual TLS.
+struct Inbox {
+    client: awc::Client,
+    url: String,
+}
+
+impl Inbox {
+    fn new(dir: &Path, port: u16) -> anyhow::Result<Self> {
+        let certs = dir.join("certs");
+        let tls = refgate::tls::client_config(
+            &certs.join("ca.pem"),
+            Some(&certs.join("orgs/TTNORTH.pem")),
+            Some(&certs.join("orgs/TTNORTH-key.pem")),
+        )?;
+        let client = awc::Client::builder()
+            .connector(awc::Connector::new().rustls_0_23(Arc::new(tls)))
+            .finish();
+        Ok(Self {
+            client,
+            url: format!("https://localhost:{port}/inbox?limit=5000"),
+        })
+    }
+
+    async fn count(&self) -> anyhow::Result<u64> {
+        let mut res = self
+            .client
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let body: serde_json::Value = res.json().limit(1 << 24).await?;
+        body["count"]
+            .as_u64()
+            .ok_or_else(|| anyhow::anyhow!("no count"))
+    }
+
+    async fn wait_ready(&self) -> anyhow::Result<()> {
+        for _ in 0..300 {
+            if self.count().await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("gateway did not become ready")
+    }
+}
