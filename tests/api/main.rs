@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod drop_folder;
 mod email_documents;
+mod email_end_to_end;
 mod fhir_output;
 mod helpers;
 mod idempotency;
