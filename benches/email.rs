@@ -14,6 +14,8 @@
 //! Each message carries a different (valid, 999-range) NHS number, so each is a new
 //! referral rather than a copy of one received before.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use lettre::message::{Attachment, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use support::{Report, free_port};
 
 const LETTER: &str = include_str!("../fixtures/letters/F05.txt");
 const LETTER_NHS: &str = "9998442222";
@@ -74,12 +77,6 @@ fn main() -> anyhow::Result<()> {
     let _ = server.kill();
     let _ = server.wait();
     result
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 fn start_server(dir: &Path, https: u16, smtp: u16) -> anyhow::Result<Child> {
@@ -148,23 +145,6 @@ fn transport(
     )
 }
 
-struct Report {
-    ok: u64,
-    errors: u64,
-    elapsed: Duration,
-    latencies_us: Vec<u64>,
-}
-
-impl Report {
-    fn p(&self, q: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((self.latencies_us.len() as f64 - 1.0) * q).round() as usize;
-        self.latencies_us[i] as f64 / 1000.0
-    }
-}
-
 async fn throughput(
     dir: &Path,
     port: u16,
@@ -195,31 +175,18 @@ async fn throughput(
     }
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
-    let mut report = Report {
-        ok: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies_us: Vec::new(),
-    };
+    let mut report = Report::new();
     for t in tasks {
         let (ok, errors, lat) = t.await??;
-        report.ok += ok;
-        report.errors += errors;
-        report.latencies_us.extend(lat);
+        report.add(ok, errors, lat);
     }
-    report.elapsed = started.elapsed();
-    report.latencies_us.sort_unstable();
-    Ok(report)
+    Ok(report.finish(started.elapsed()))
 }
 
 async fn to_inbox(dir: &Path, port: u16, inbox: &Inbox, samples: usize) -> anyhow::Result<Report> {
     let smtp = transport(dir, port, 1)?;
-    let mut report = Report {
-        ok: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies_us: Vec::new(),
-    };
+    let mut report = Report::new();
+    let started = Instant::now();
     for _ in 0..samples {
         let before = inbox.count().await?;
         smtp.send(message()?).await?;
@@ -231,12 +198,10 @@ async fn to_inbox(dir: &Path, port: u16, inbox: &Inbox, samples: usize) -> anyho
                 "the referral did not reach the inbox"
             );
         }
-        report
-            .latencies_us
-            .push(accepted.elapsed().as_micros() as u64);
+        let latency = accepted.elapsed().as_micros() as u64;
+        report.add(1, 0, vec![latency]);
     }
-    report.latencies_us.sort_unstable();
-    Ok(report)
+    Ok(report.finish(started.elapsed()))
 }
 
 /// TTNORTH reading its inbox over mutual TLS.

@@ -7,6 +7,8 @@
 //! drives it from this process with a small HTTP/1.1 client on tokio-rustls. Every
 //! request carries different content, so each one is a new durable referral.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -16,6 +18,8 @@ use std::time::{Duration, Instant};
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use support::{Report, free_port};
 
 const FIXTURE: &str = include_str!("../fixtures/json/FJ01.json");
 const MARKER: &str = "Telephone CBT for chronic pain";
@@ -56,12 +60,6 @@ fn main() -> anyhow::Result<()> {
     result
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 fn start_server(dir: &Path, port: u16) -> anyhow::Result<Child> {
     Ok(Command::new(env!("CARGO_BIN_EXE_refgate"))
         .args(["serve", "--config"])
@@ -77,23 +75,6 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-struct Report {
-    ok: u64,
-    errors: u64,
-    elapsed: Duration,
-    latencies_us: Vec<u64>,
-}
-
-impl Report {
-    fn p(&self, q: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((self.latencies_us.len() as f64 - 1.0) * q).round() as usize;
-        self.latencies_us[i] as f64 / 1000.0
-    }
 }
 
 fn tls_config(dir: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
@@ -157,21 +138,12 @@ async fn run(
     }
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
-    let mut report = Report {
-        ok: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies_us: Vec::new(),
-    };
+    let mut report = Report::new();
     for t in tasks {
         let (ok, errors, lat) = t.await??;
-        report.ok += ok;
-        report.errors += errors;
-        report.latencies_us.extend(lat);
+        report.add(ok, errors, lat);
     }
-    report.elapsed = started.elapsed();
-    report.latencies_us.sort_unstable();
-    Ok(report)
+    Ok(report.finish(started.elapsed()))
 }
 
 /// One keep-alive HTTP/1.1 connection over TLS.
