@@ -254,6 +254,11 @@ pub fn init(dir: &Path) -> anyhow::Result<InitReport> {
 
     let example = dir.join("example-referral.json");
     write_new(&example, &example_referral()?, Access::Public)?;
+    write_new(
+        &dir.join("example-email.eml"),
+        &example_email(),
+        Access::Public,
+    )?;
     // Last, so that a run that failed part-way is not mistaken for a finished one.
     write_new(&config, &demo_config(), Access::Public)?;
     Ok(InitReport {
@@ -325,8 +330,15 @@ curl -s {msk} {base}/referrals/<id>
 
 # 4. Check that the audit log's hash chain is intact.
 refgate audit verify --config {config}
+
+# 5. The clinic's secretary emails the dictated letter instead (SMTP with STARTTLS,
+#    Debian's swaks); it becomes a referral in TTNORTH's inbox like the others.
+swaks --tls --tls-verify --tls-ca-path {ca} --server localhost:2525 \\
+  --from secretary@example.nhs.uk --to referrals@refgate.localhost --data {email}
 ",
         example = sh(&r.example),
+        ca = sh(&r.pki.ca),
+        email = sh(&r.dir.join("example-email.eml")),
     )
 }
 
@@ -495,6 +507,38 @@ fn create_dir(path: &Path, owner_only: bool) -> anyhow::Result<()> {
 
 /// A complete flat-form referral for a made-up patient (NHS number from the 999 test
 /// range, a made-up Harrogate address, phone number from Ofcom's drama range).
+/// The same synthetic patient as the example referral, as a clinic secretary would
+/// email the dictated letter: a covering line and the letter in the body.
+fn example_email() -> String {
+    let today = chrono::Utc::now();
+    let letter = format!(
+        "Harrogate District Rheumatology (MSK)\n\n{date}\n\nDear Colleague\n\n\
+         Re: Ms Alex Jordan EXAMPLE   DOB 21/05/1978   NHS No 999 000 0018\n\
+         1 Sample Street, Harrogate HG2 9ZZ   Tel 07700 900461\n\n\
+         Diagnosis: fibromyalgia; chronic widespread pain\n\n\
+         Thank you for seeing Ms Example, whom I reviewed in the rheumatology clinic today.\n\
+         Her pain has spread over two years and she has stopped work. HADS anxiety 11,\n\
+         depression 9; PHQ-9 of 12, GAD-7 10. She denies any thoughts of self-harm.\n\
+         I would be grateful if you could offer her CBT for chronic pain; she is happy\n\
+         to be seen by telephone.\n\n\
+         Her GP is Dr Sam Placeholder, Otley Road Surgery (B82005).\n\n\
+         Yours sincerely\n\nDr Rowan Illustration\nConsultant Rheumatologist\nGMC 7000001\n",
+        date = today.format("%-d %B %Y"),
+    );
+    format!(
+        "From: Rheumatology Secretaries <secretary@example.nhs.uk>\r\n\
+         To: <referrals@refgate.localhost>\r\n\
+         Subject: Clinic letter\r\n\
+         Date: {}\r\n\
+         Message-ID: <example.{}@example.nhs.uk>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{}",
+        today.to_rfc2822(),
+        today.timestamp(),
+        letter.replace('\n', "\r\n")
+    )
+}
+
 fn example_referral() -> anyhow::Result<String> {
     let today = chrono::Utc::now()
         .date_naive()
@@ -716,6 +760,21 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn the_example_email_reads_as_the_example_patient_and_goes_to_a_provider() {
+        let email = example_email();
+        let format = crate::normalise::Format::detect(email.as_bytes()).unwrap();
+        let today = chrono::Utc::now().date_naive();
+        let read = crate::normalise::normalise(format, email.as_bytes(), today).unwrap();
+        assert!(read.review_reasons.is_empty(), "{:?}", read.review_reasons);
+        let example: Referral = serde_json::from_str(&example_referral().unwrap()).unwrap();
+        assert_eq!(read.record.patient.nhs_number, example.patient.nhs_number);
+        assert_eq!(read.record.patient.family_name, example.patient.family_name);
+        assert_eq!(read.record.referrer.name, example.referrer.name);
+        assert_eq!(read.record.measures, example.measures);
+        assert!(!read.record.risk_flag);
     }
 
     #[test]
