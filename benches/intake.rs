@@ -15,11 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rustls_pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use support::{Conn, Report, free_port};
 
-use support::{Report, free_port};
+const FHIR: &[(&str, &str)] = &[("Content-Type", "application/fhir+json")];
 
 const FIXTURE: &str = include_str!("../fixtures/json/FJ01.json");
 const MARKER: &str = "Telephone CBT for chronic pain";
@@ -91,7 +89,7 @@ async fn wait_ready(dir: &Path, port: u16) -> anyhow::Result<()> {
     let cfg = tls_config(dir)?;
     for _ in 0..300 {
         if let Ok(mut c) = Conn::open(cfg.clone(), port).await
-            && c.request("GET", "/healthz", "")
+            && c.request("GET", "/healthz", &[], b"")
                 .await
                 .is_ok_and(|(s, _)| s == 200)
         {
@@ -125,7 +123,10 @@ async fn run(
                     1,
                 );
                 let t = Instant::now();
-                match conn.request("POST", "/referrals", &body).await {
+                match conn
+                    .request("POST", "/referrals", FHIR, body.as_bytes())
+                    .await
+                {
                     Ok((201, _)) => {
                         ok += 1;
                         lat.push(t.elapsed().as_micros() as u64);
@@ -144,70 +145,4 @@ async fn run(
         report.add(ok, errors, lat);
     }
     Ok(report.finish(started.elapsed()))
-}
-
-/// One keep-alive HTTP/1.1 connection over TLS.
-struct Conn {
-    stream: tokio_rustls::client::TlsStream<TcpStream>,
-    buf: Vec<u8>,
-}
-
-impl Conn {
-    async fn open(cfg: Arc<rustls::ClientConfig>, port: u16) -> anyhow::Result<Self> {
-        let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
-        tcp.set_nodelay(true)?;
-        let name = ServerName::try_from("localhost")?.to_owned();
-        let stream = tokio_rustls::TlsConnector::from(cfg)
-            .connect(name, tcp)
-            .await?;
-        Ok(Self {
-            stream,
-            buf: Vec::with_capacity(16 * 1024),
-        })
-    }
-
-    async fn request(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: &str,
-    ) -> anyhow::Result<(u16, Vec<u8>)> {
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        self.stream.write_all(head.as_bytes()).await?;
-        self.stream.write_all(body.as_bytes()).await?;
-        self.stream.flush().await?;
-        self.buf.clear();
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
-                let head = std::str::from_utf8(&self.buf[..end])?.to_owned();
-                let status: u16 = head.split_whitespace().nth(1).unwrap_or("0").parse()?;
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().to_owned())
-                    })
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                while self.buf.len() < end + 4 + len {
-                    let n = self.stream.read(&mut chunk).await?;
-                    anyhow::ensure!(n > 0, "connection closed");
-                    self.buf.extend_from_slice(&chunk[..n]);
-                }
-                return Ok((status, self.buf[end + 4..end + 4 + len].to_vec()));
-            }
-            let n = self.stream.read(&mut chunk).await?;
-            anyhow::ensure!(n > 0, "connection closed");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
