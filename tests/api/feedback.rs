@@ -326,3 +326,81 @@ async fn the_referrer_is_emailed_when_the_provider_accepts_and_rejects() {
         "the reason in words: {text}"
     );
 }
+
+#[actix_web::test]
+async fn the_lifecycle_by_mesh_status_messages_is_seen_by_the_referrer() {
+    use crate::mesh::{INTAKE, MSK_MB, NORTH_MB, WORKFLOW, mesh, send, spawn_mesh_app};
+    use awc::http::Method;
+    use refgate::intake::mesh::STATUS_WORKFLOW_ID;
+
+    let app = spawn_mesh_app().await;
+    // The clinic sends the referral by MESH too, so it can track it there.
+    let referral = [
+        ("mex-To", INTAKE),
+        ("mex-WorkflowID", WORKFLOW),
+        ("Content-Type", "application/json"),
+    ];
+    let body = flat_referral().to_string().into_bytes();
+    let r = send(&app, MSK, MSK_MB, &referral, body).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let id = r.body["message_id"].as_str().unwrap().to_owned();
+    let r = mesh(&app, NORTH, NORTH_MB, Method::GET, &format!("/inbox/{id}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let ack = format!("/inbox/{id}/status/acknowledged");
+    let r = mesh(&app, NORTH, NORTH_MB, Method::PUT, &ack).await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let headers = [
+        ("mex-To", INTAKE),
+        ("mex-WorkflowID", STATUS_WORKFLOW_ID),
+        ("Content-Type", "application/json"),
+    ];
+    let booked = task("in-progress", &id);
+    let messages = [
+        (json!({"referral_id": id, "status": "accepted"}), "accepted"),
+        (booked, "booked"),
+        (
+            json!({"referral_id": id, "status": "completed", "outcome": "dropped-out"}),
+            "completed",
+        ),
+    ];
+    for (body, want) in messages {
+        let r = send(
+            &app,
+            NORTH,
+            NORTH_MB,
+            &headers,
+            body.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+        assert!(r.body["message_id"].is_string());
+        let (state, _, _) = referrer_sees(&app, MSK, &id).await;
+        assert_eq!(state, want);
+    }
+    let (_, view, task_now) = referrer_sees(&app, MSK, &id).await;
+    assert_eq!(view["outcome"]["code"], "dropped-out");
+    assert_eq!(task_now["status"], "completed");
+    // The referrer's own MESH tracking says the same.
+    let tracking = format!("/outbox/tracking?messageID={id}");
+    let t = mesh(&app, MSK, MSK_MB, Method::GET, &tracking).await;
+    assert_eq!(t.body["refgate_state"], "completed");
+
+    // Refusals come back in MESH's error shape.
+    let late = json!({"referral_id": id, "status": "booked"}).to_string();
+    let r = send(&app, NORTH, NORTH_MB, &headers, late.into_bytes()).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(r.body["detail"][0]["code"], "TRANSITION");
+    let unknown = refgate::domain::ReferralId::new();
+    let body = json!({"referral_id": unknown, "status": "accepted"}).to_string();
+    let r = send(&app, NORTH, NORTH_MB, &headers, body.into_bytes()).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let body = json!({"status": "accepted"}).to_string();
+    let r = send(&app, NORTH, NORTH_MB, &headers, body.into_bytes()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // Only providers send status messages.
+    let body = json!({"referral_id": id, "status": "accepted"}).to_string();
+    let r = send(&app, MSK, MSK_MB, &headers, body.into_bytes()).await;
+    assert_eq!(r.status, StatusCode::EXPECTATION_FAILED, "{}", r.body);
+    assert_eq!(r.body["detail"][0]["code"], "16");
+}
