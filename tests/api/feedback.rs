@@ -183,6 +183,10 @@ async fn the_lifecycle_by_fhir_task_shows_the_reason_and_outcome_to_the_referrer
     let (_, view, task_now) = referrer_sees(&app, GP, &id).await;
     assert_eq!(view["outcome"]["code"], "referred-on");
     assert_valid_fhir("completed-by-task", &task_now);
+    // The CapabilityStatement lists the Task interactions, and is valid too.
+    let (_, capability) = app.get(GP, "/fhir/metadata").await;
+    assert_eq!(capability["rest"][0]["resource"][0]["type"], "Task");
+    assert_valid_fhir("metadata", &capability);
 }
 
 #[actix_web::test]
