@@ -63,6 +63,8 @@ async fn stats_are_computed_from_the_store_for_operators_only() {
         json!({"status": "rejected", "reason": "out-of-area"}),
     )
     .await;
+    // Booked after accepted: still counted once as accepted.
+    decide(&app, &a, json!({"status": "booked"})).await;
     // Week 7: one more from the clinic.
     let app = at(app, Duration::days(7)).await;
     app.submitted_referral(MSK, "stats e").await;
