@@ -29,6 +29,7 @@ pub mod intake;
 pub mod normalise;
 pub mod review;
 pub mod route;
+pub mod stats;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

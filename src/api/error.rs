@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::deliver::DeliverError;
 use crate::feedback::FeedbackError;
+use crate::feedback::update::UpdateError;
 use crate::intake::IntakeError;
 use crate::normalise::{IssueCode, Problem};
 use crate::review::ReviewError;
@@ -140,6 +141,16 @@ pub fn from_review(e: ReviewError, metrics: &Metrics) -> ApiError {
 pub fn from_feedback(e: FeedbackError, metrics: &Metrics) -> ApiError {
     match e {
         FeedbackError::NotFound => ApiError::NotFound,
+        other => ApiError::internal(other, metrics),
+    }
+}
+
+/// Maps provider status-update failures: a refused transition is 409 and names it.
+pub fn from_update(e: UpdateError, metrics: &Metrics) -> ApiError {
+    match e {
+        UpdateError::NotFound => ApiError::NotFound,
+        UpdateError::Transition(t) => ApiError::Conflict(t.to_string()),
+        UpdateError::Invalid(p) => ApiError::Invalid(p),
         other => ApiError::internal(other, metrics),
     }
 }

@@ -111,6 +111,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json"],
         "rest": [{"mode": "server", "security": {"description": "Mutual TLS: a client certificate registered to an organisation"},
+                  "resource": [{"type": "Task", "interaction": [{"code": "read"}, {"code": "update"}, {"code": "create"}]}],
                   "operation": [{"name": "process-message", "definition": "http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message"}]}],
         "messaging": [{"supportedMessage": [{"mode": "receiver", "definition": "https://fhir.nhs.uk/MessageDefinition/servicerequest-request"}]}]
     }))

@@ -14,10 +14,16 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text format; state gauges are refreshed from the store at each scrape.
+/// Prometheus text format; state and statistics gauges are refreshed from the store
+/// at each scrape.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     if let Ok(counts) = state.intake.store.count_by_state().await {
         state.metrics.set_state_counts(&counts);
+    }
+    // A failed read leaves the previous figures; the scrape still answers.
+    match super::stats::current(&state).await {
+        Ok(stats) => state.metrics.stats.set(&stats),
+        Err(e) => tracing::warn!(error = %e, "statistics could not be refreshed"),
     }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

@@ -10,6 +10,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::deliver::DeliverError;
+use crate::domain::lifecycle::TransitionError;
+use crate::feedback::update::UpdateError;
 use crate::intake::IntakeError;
 use crate::intake::mesh::SendError;
 use crate::telemetry::events::InternalFailure;
@@ -39,6 +41,10 @@ pub enum MeshError {
     /// The body is not a referral the gateway can read. Field paths only, never values.
     #[error("the referral is not valid")]
     InvalidContent(Vec<String>),
+    /// A provider's status message the referral's lifecycle does not allow (409: MESH
+    /// has no code for a business refusal, and the sender must not resend it unchanged).
+    #[error(transparent)]
+    Transition(TransitionError),
     /// Only `Content-Encoding: gzip` is accepted on send (MESH answers 422).
     #[error("unsupported content encoding")]
     UnsupportedEncoding,
@@ -67,6 +73,7 @@ impl MeshError {
                 .map(|p| json!({"event": "SEND", "code": "INVALID", "msg": format!("invalid referral content at {p}")}))
                 .collect(),
             MeshError::InvalidContent(_) => one("SEND", "INVALID", self.to_string()),
+            MeshError::Transition(_) => one("SEND", "TRANSITION", self.to_string()),
             MeshError::UnsupportedEncoding | MeshError::TooLarge(_) => {
                 one("SEND", "06", self.to_string())
             }
@@ -91,6 +98,7 @@ impl ResponseError for MeshError {
             // MESH answers 417 to sends it refuses by their envelope.
             MeshError::Send(_) => StatusCode::EXPECTATION_FAILED,
             MeshError::InvalidContent(_) => StatusCode::BAD_REQUEST,
+            MeshError::Transition(_) => StatusCode::CONFLICT,
             MeshError::UnsupportedEncoding => StatusCode::UNPROCESSABLE_ENTITY,
             MeshError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             MeshError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -128,6 +136,18 @@ pub fn from_deliver(e: DeliverError, metrics: &Metrics) -> MeshError {
         DeliverError::NotFound => MeshError::NotFound,
         // The only transition a MESH call can be refused: acknowledge before download.
         DeliverError::Transition(_) => MeshError::NotDownloaded,
+        other => MeshError::internal(other, metrics),
+    }
+}
+
+/// Maps failures of a provider's status message.
+pub fn from_update(e: UpdateError, metrics: &Metrics) -> MeshError {
+    match e {
+        UpdateError::NotFound => MeshError::NotFound,
+        UpdateError::Transition(t) => MeshError::Transition(t),
+        UpdateError::Invalid(problems) => {
+            MeshError::InvalidContent(problems.into_iter().map(|p| p.path).collect())
+        }
         other => MeshError::internal(other, metrics),
     }
 }

@@ -1,5 +1,6 @@
 //! MESH sending: `POST /{mailbox}/outbox` (a referrer's referral to the gateway's
-//! intake mailbox, through intake like every channel) and
+//! intake mailbox, through intake like every channel, or a provider's status message,
+//! through `feedback::update` like the API's status calls) and
 //! `GET /{mailbox}/outbox/tracking` (what became of a referral this mailbox sent).
 //! HTTP only: the envelope rules are `intake::mesh`'s, the lookups `deliver::mesh`'s.
 
@@ -11,10 +12,11 @@ use super::AppState;
 use super::body::read_limited;
 use super::mesh::{directory, message_id, version};
 use super::mesh_auth::{MeshCaller, MeshDirectory};
-use super::mesh_error::{MeshError, from_deliver, from_intake};
+use super::mesh_error::{MeshError, from_deliver, from_intake, from_update};
 use crate::config::Role;
 use crate::deliver::mesh;
 use crate::domain::State;
+use crate::feedback::update;
 use crate::intake::{self, mesh as mesh_intake};
 use crate::store::StoredReferral;
 
@@ -27,10 +29,6 @@ pub(super) async fn send(
 ) -> Result<HttpResponse, MeshError> {
     let v = version(&req)?;
     let mesh = directory(&state)?;
-    if caller.role != Role::Referrer {
-        return Err(MeshError::Send(mesh_intake::SendError::SenderNotAllowed));
-    }
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
     let headers = req.headers();
     let envelope = mesh_intake::Envelope {
         to: mex(headers, "mex-to")?,
@@ -38,6 +36,26 @@ pub(super) async fn send(
         chunk_range: mex(headers, "mex-chunk-range")?,
         media_type: mex(headers, "mex-content-type")?.or(mex(headers, "content-type")?),
     };
+    // Referrers send referrals; providers send status messages about them.
+    let status = mesh_intake::is_status_message(&envelope);
+    let allowed = if status {
+        Role::Provider
+    } else {
+        Role::Referrer
+    };
+    if caller.role != allowed {
+        return Err(MeshError::Send(mesh_intake::SendError::SenderNotAllowed));
+    }
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    if status {
+        apply_status(&caller, &state, mesh, &envelope, body).await?;
+        // A status message is applied, not stored as a message: its id is new each time.
+        let id = uuid::Uuid::new_v4();
+        return Ok(HttpResponse::Accepted().json(match v {
+            2 => json!({"message_id": id}),
+            _ => json!({"messageID": id}),
+        }));
+    }
     let raw = mesh_intake::submission(
         &caller.org,
         &mesh.intake_mailbox,
@@ -54,6 +72,34 @@ pub(super) async fn send(
         2 => json!({"message_id": id}),
         _ => json!({"messageID": id}),
     }))
+}
+
+/// Applies a provider's status message (a JSON status update or a FHIR Task naming
+/// the referral) by the same path as the API's status calls.
+async fn apply_status(
+    caller: &MeshCaller,
+    state: &AppState,
+    mesh: &MeshDirectory,
+    envelope: &mesh_intake::Envelope<'_>,
+    body: bytes::Bytes,
+) -> Result<(), MeshError> {
+    let m = &state.metrics;
+    let body = mesh_intake::status_message(&mesh.intake_mailbox, envelope, body)
+        .map_err(MeshError::Send)?;
+    let (id, update) = update::parse(&body).map_err(|e| from_update(e, m))?;
+    let id = id.ok_or_else(|| MeshError::InvalidContent(vec!["referral_id".into()]))?;
+    let d = &state.deliver;
+    update::apply(
+        d.store.as_ref(),
+        d.mail.as_ref(),
+        d.clock.now(),
+        &caller.org,
+        id,
+        &update,
+    )
+    .await
+    .map_err(|e| from_update(e, m))?;
+    Ok(())
 }
 
 /// The body, un-gzipped when the sender compressed it (the only encoding MESH allows).

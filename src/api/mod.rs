@@ -15,6 +15,8 @@ pub mod mesh_error;
 pub mod mesh_outbox;
 pub mod referrals;
 pub mod review;
+pub mod stats;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -72,6 +74,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(health::metrics))
         .route("/referrals", web::post().to(referrals::submit))
         .route("/referrals/{id}", web::get().to(referrals::status))
+        .route(
+            "/referrals/{id}/status",
+            web::post().to(status::update_status),
+        )
+        .route("/fhir/Task", web::post().to(status::post_task))
+        .route("/fhir/Task/{id}", web::get().to(status::get_task))
+        .route("/fhir/Task/{id}", web::put().to(status::put_task))
+        .route("/stats", web::get().to(stats::stats))
         .route("/fhir/metadata", web::get().to(fhir::metadata))
         .route(
             "/fhir/$process-message",

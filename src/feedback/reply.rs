@@ -299,7 +299,7 @@ fn state_words(state: State) -> Option<(&'static str, &'static str)> {
     })
 }
 
-/// `reason` is a status change's reason code (never free text from a provider).
+/// `reason` is a status change's reason or outcome code (never free text from a provider).
 fn notification_body(
     referral: ReferralId,
     words: &str,
@@ -309,8 +309,17 @@ fn notification_body(
     let provider = provider
         .map(|p| format!("Provider: {p}\n"))
         .unwrap_or_default();
+    // A provider's code is shown in words; the label says whether it is an outcome.
     let reason = reason
-        .map(|r| format!("Reason: {}\n", clean_reason(r)))
+        .map(|r| {
+            let label = if super::codes::OutcomeCode::parse(r).is_some() {
+                "Outcome"
+            } else {
+                "Reason"
+            };
+            let words = super::codes::describe(r).map_or_else(|| clean_reason(r), str::to_owned);
+            format!("{label}: {words}\n")
+        })
         .unwrap_or_default();
     format!(
         "The referral with gateway reference {referral} {words}.\n\n\

@@ -2,6 +2,10 @@
 //! intake mailbox (`POST /messageexchange/{mailbox}/outbox`), and it goes through
 //! [`super::accept`] like every other channel. This module decides what a MESH send
 //! is addressed to and builds the submission; it never reads or writes mailboxes.
+//!
+//! Providers send status messages (accepted, rejected, booked, completed) to the same
+//! intake mailbox under [`STATUS_WORKFLOW_ID`]; the envelope is checked here by the same
+//! rules, and the body goes to `feedback::update`, not to intake.
 
 use bytes::Bytes;
 
@@ -46,6 +50,12 @@ impl SendError {
     }
 }
 
+/// `mex-WorkflowID` of a provider's status message: a JSON status update
+/// (`{"referral_id", "status", "reason"?, "outcome"?}`) or a FHIR Task naming the
+/// referral in `focus`. Fixed, so provider systems can hard-code it as they do MESH
+/// workflow ids; the referral workflow with `_STATUS`, after MESH's `_ACK` convention.
+pub const STATUS_WORKFLOW_ID: &str = "TALKING_THERAPIES_REFERRAL_STATUS";
+
 /// The envelope of a MESH send, as the headers gave it.
 #[derive(Debug, Clone)]
 pub struct Envelope<'a> {
@@ -72,6 +82,44 @@ pub fn submission(
     envelope: &Envelope<'_>,
     body: Bytes,
 ) -> Result<RawSubmission, SendError> {
+    check(intake_mailbox, workflow_id, envelope, &body)?;
+    Ok(raw_submission(
+        org.clone(),
+        envelope
+            .media_type
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+        body,
+    ))
+}
+
+/// Whether a send is a provider's status message (by its workflow id).
+pub fn is_status_message(envelope: &Envelope<'_>) -> bool {
+    envelope
+        .workflow_id
+        .is_some_and(|w| w.trim().eq_ignore_ascii_case(STATUS_WORKFLOW_ID))
+}
+
+/// Checks the envelope of a status message by the rules of a referral send (to the
+/// intake mailbox, one chunk, not empty) and returns its body.
+///
+/// # Errors
+/// [`SendError`] with the MESH code to answer.
+pub fn status_message(
+    intake_mailbox: &MailboxId,
+    envelope: &Envelope<'_>,
+    body: Bytes,
+) -> Result<Bytes, SendError> {
+    check(intake_mailbox, STATUS_WORKFLOW_ID, envelope, &body)?;
+    Ok(body)
+}
+
+fn check(
+    intake_mailbox: &MailboxId,
+    workflow_id: &str,
+    envelope: &Envelope<'_>,
+    body: &Bytes,
+) -> Result<(), SendError> {
     let to = envelope
         .to
         .map(str::trim)
@@ -92,14 +140,7 @@ pub fn submission(
     if body.is_empty() {
         return Err(SendError::Empty);
     }
-    Ok(raw_submission(
-        org.clone(),
-        envelope
-            .media_type
-            .unwrap_or("application/octet-stream")
-            .to_owned(),
-        body,
-    ))
+    Ok(())
 }
 
 /// The one place a MESH submission is constructed. MESH has no idempotency key:
@@ -156,5 +197,22 @@ mod tests {
         let mut chunked = envelope(Some("REFGATE"), Some("TT_REF"));
         chunked.chunk_range = Some("1:2");
         assert_eq!(code(&chunked, b"{}"), "06");
+    }
+
+    #[test]
+    fn a_status_message_is_checked_like_a_referral_send() {
+        let intake = MailboxId::parse("REFGATE").unwrap();
+        let status = envelope(Some("REFGATE"), Some(STATUS_WORKFLOW_ID));
+        assert!(is_status_message(&status));
+        assert!(!is_status_message(&envelope(
+            Some("REFGATE"),
+            Some("TT_REF")
+        )));
+        assert!(status_message(&intake, &status, Bytes::from_static(b"{}")).is_ok());
+        let elsewhere = envelope(Some("TTNORTH"), Some(STATUS_WORKFLOW_ID));
+        let refused = status_message(&intake, &elsewhere, Bytes::from_static(b"{}"));
+        assert_eq!(refused.unwrap_err().code(), "12");
+        let empty = status_message(&intake, &status, Bytes::new());
+        assert_eq!(empty.unwrap_err().code(), "02");
     }
 }

@@ -374,7 +374,7 @@ fn organization(name: Option<&str>, identifier: Option<Value>) -> Value {
 
 /// Configured organisation ids are ODS codes for NHS bodies, but may be local names
 /// such as `TT-NORTH`; only code-shaped ids are claimed as ODS codes.
-fn org_identifier(id: &OrgId) -> Value {
+pub fn org_identifier(id: &OrgId) -> Value {
     let s = id.as_str();
     let ods_shaped = (3..=10).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric());
     let system = if ods_shaped {

@@ -474,4 +474,58 @@ pub trait Store: Send + Sync {
     /// [`StoreError::Database`].
     async fn supporting_documents(&self, id: ReferralId)
     -> Result<Vec<SealedDocument>, StoreError>;
+
+    /// The raw figures of the operators' statistics, read in one snapshot: counts,
+    /// organisations and times only.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn stats_snapshot(&self) -> Result<StatsSnapshot, StoreError>;
+}
+
+/// The figures statistics are computed from (`crate::stats`). Organisations, days,
+/// durations and counts: never anything about a patient.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Referrals received, per referring organisation per UTC day.
+    pub received: Vec<DayCount>,
+    /// For every acknowledged referral: how long after receipt its provider first
+    /// acknowledged it.
+    pub acknowledgements: Vec<AckDelay>,
+    /// Referrals each provider accepted and rejected (each referral counted once).
+    pub decisions: Vec<Decisions>,
+    /// The referrals waiting in each provider's inbox (only providers with some).
+    pub queues: Vec<QueueDepth>,
+}
+
+/// Referrals one organisation sent on one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    pub referrer: OrgId,
+    pub day: chrono::NaiveDate,
+    pub count: u64,
+}
+
+/// Time from a referral's receipt to its provider's acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckDelay {
+    pub provider: OrgId,
+    pub delay: chrono::Duration,
+}
+
+/// A provider's decisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decisions {
+    pub provider: OrgId,
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+/// A provider's inbox: how many wait (ready or downloaded, not acknowledged) and the
+/// receipt time of the oldest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub provider: OrgId,
+    pub depth: u64,
+    pub oldest_received_at: DateTime<Utc>,
 }

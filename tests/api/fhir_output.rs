@@ -10,7 +10,7 @@ use crate::helpers::*;
 
 /// The Python that has the validators: `REFGATE_FHIR_PYTHON`, else the repository's
 /// `.venv` made by `scripts/test`.
-fn validator() -> (PathBuf, PathBuf) {
+pub fn validator() -> (PathBuf, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let python = std::env::var_os("REFGATE_FHIR_PYTHON")
         .map(PathBuf::from)
@@ -94,7 +94,7 @@ async fn emitted_message_bundles_pass_third_party_fhir_validation() {
 }
 
 /// Runs both third-party validators on `file`: success and what they printed.
-fn validate(python: &Path, script: &Path, file: &Path) -> (bool, String) {
+pub fn validate(python: &Path, script: &Path, file: &Path) -> (bool, String) {
     let out = Command::new(python)
         .arg(script)
         .arg(file)

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use actix_web::dev::ServerHandle;
 use awc::http::StatusCode;
 use refgate::app::App;
+use refgate::clock::Clock;
 use refgate::config::{
     Delivery, KeySettings, LogSettings, Organisation, Role, Route, RoutingSettings, ServerSettings,
     Settings, StoreSettings, TlsSettings,
@@ -146,11 +147,26 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings, &Path)) -> TestAp
     let mut settings = test_settings(dir.path(), &pki);
     adjust(&mut settings, dir.path());
     settings.validate().unwrap();
-    start(dir, pki, settings).await
+    start(dir, pki, settings, Clock::system()).await
 }
 
-async fn start(dir: TempDir, pki: PkiPaths, settings: Settings) -> TestApp {
-    let app = App::build(settings.clone()).await.expect("gateway starts");
+/// As [`spawn_app`], with the gateway's clock fixed at `clock`.
+pub async fn spawn_app_with_clock(clock: Clock) -> TestApp {
+    init_logging();
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<OrgId> = [MSK, GP, NORTH, WEST, OPS]
+        .iter()
+        .map(|s| OrgId::parse(s).unwrap())
+        .collect();
+    let pki = write_dev_pki(&dir.path().join("certs"), &ids).unwrap();
+    let settings = test_settings(dir.path(), &pki);
+    start(dir, pki, settings, clock).await
+}
+
+async fn start(dir: TempDir, pki: PkiPaths, settings: Settings, clock: Clock) -> TestApp {
+    let app = App::build_with_clock(settings.clone(), clock)
+        .await
+        .expect("gateway starts");
     let address = format!("https://127.0.0.1:{}", app.port());
     let smtp_port = app.smtp_port();
     let handle = app.handle();
@@ -176,12 +192,58 @@ impl TestApp {
     }
 
     /// Stops and starts the gateway again on the same database and keys.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with_clock(Clock::system()).await
+    }
+
+    /// Stops and starts the gateway again with its clock fixed at `clock`.
+    pub async fn restart_with_clock(mut self, clock: Clock) -> TestApp {
         self.stop().await;
         let TestApp {
             dir, pki, settings, ..
         } = self;
-        start(dir, pki, settings).await
+        start(dir, pki, settings, clock).await
+    }
+
+    /// Submits a flat referral from `referrer` (made distinct by `service`) and has its
+    /// provider download and acknowledge it. Returns (referral id, provider).
+    pub async fn acknowledged_referral(&self, referrer: &str, service: &str) -> (String, String) {
+        let (id, provider) = self.submitted_referral(referrer, service).await;
+        let (status, _) = self.get(&provider, &format!("/inbox/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = self.acknowledge(&provider, &id).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (id, provider)
+    }
+
+    /// Submits a flat referral from `referrer` (made distinct by `service`).
+    /// Returns (referral id, provider).
+    pub async fn submitted_referral(&self, referrer: &str, service: &str) -> (String, String) {
+        let mut r = flat_referral();
+        r["requested_service"] = service.into();
+        let (status, body) = self
+            .post_referral(referrer, "application/json", r.to_string())
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        let provider = body["provider"].as_str().unwrap().to_owned();
+        (id, provider)
+    }
+
+    pub async fn put(
+        &self,
+        org: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> (StatusCode, Value) {
+        send_body(
+            self.client(org)
+                .put(self.url(path))
+                .insert_header(("Content-Type", content_type)),
+            body.into(),
+        )
+        .await
     }
 
     pub fn db_path(&self) -> PathBuf {

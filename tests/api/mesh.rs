@@ -10,18 +10,18 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const SHARED: &str = "mesh-test-shared-secret";
-const INTAKE: &str = "REFGATE";
-const WORKFLOW: &str = "TALKING_THERAPIES_REFERRAL";
-const MSK_MB: &str = "RCB55MB1";
-const NORTH_MB: &str = "TTNORTHMB1";
+pub const SHARED: &str = "mesh-test-shared-secret";
+pub const INTAKE: &str = "REFGATE";
+pub const WORKFLOW: &str = "TALKING_THERAPIES_REFERRAL";
+pub const MSK_MB: &str = "RCB55MB1";
+pub const NORTH_MB: &str = "TTNORTHMB1";
 
 fn password(org: &str) -> String {
     format!("{org}-password")
 }
 
 /// A gateway with MESH on: mailboxes for the clinic and the default provider.
-async fn spawn_mesh_app() -> TestApp {
+pub async fn spawn_mesh_app() -> TestApp {
     spawn_app_with(|s, dir| {
         let key = dir.join("mesh-shared.key");
         std::fs::write(&key, format!("{SHARED}\n")).unwrap();
@@ -68,10 +68,10 @@ fn token(org: &str, mailbox: &str) -> String {
     token_at(mailbox, &password(org), &nonce, 0, Utc::now())
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: awc::http::header::HeaderMap,
-    body: Value,
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: awc::http::header::HeaderMap,
+    pub body: Value,
 }
 
 impl Reply {
@@ -116,7 +116,7 @@ async fn call(
 }
 
 /// A MESH call by `org` for its own mailbox with a fresh token.
-async fn mesh(app: &TestApp, org: &str, mailbox: &str, method: Method, rest: &str) -> Reply {
+pub async fn mesh(app: &TestApp, org: &str, mailbox: &str, method: Method, rest: &str) -> Reply {
     let path = format!("/messageexchange/{mailbox}{rest}");
     call(
         app,
@@ -286,7 +286,7 @@ async fn the_inbox_pages_with_links_next() {
     assert_eq!(filtered["messages"], serde_json::json!([]));
 }
 
-async fn send(
+pub async fn send(
     app: &TestApp,
     org: &str,
     mailbox: &str,

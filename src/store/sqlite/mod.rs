@@ -16,6 +16,7 @@ mod mesh;
 mod migrate;
 mod outbox;
 mod read;
+mod stats;
 mod writer;
 
 use std::path::Path;
@@ -308,6 +309,10 @@ impl Store for SqliteStore {
         id: ReferralId,
     ) -> Result<Vec<SealedDocument>, StoreError> {
         documents::supporting(&self.reads, id).await
+    }
+
+    async fn stats_snapshot(&self) -> Result<super::StatsSnapshot, StoreError> {
+        stats::snapshot(&self.reads).await
     }
 }
 

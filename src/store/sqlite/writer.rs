@@ -512,7 +512,11 @@ pub(super) async fn change_status(
         action: change.action,
         referral_id: Some(change.id),
         outcome: Outcome::Success,
-        detail: Some(format!("state={}", change.to)),
+        // Reasons are codes (never free text), so the audit log may carry them.
+        detail: Some(match &change.reason {
+            Some(r) => format!("state={};reason={r}", change.to),
+            None => format!("state={}", change.to),
+        }),
     };
     append(conn, head, &draft, change.at).await?;
     summary.state = change.to;
