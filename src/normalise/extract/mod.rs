@@ -12,6 +12,7 @@
 //! (`tidy::tidy`); this module never does I/O, never logs letter text and never panics,
 //! whatever the input.
 
+mod addressee;
 mod blocks;
 mod clinical;
 mod contact;

@@ -69,7 +69,8 @@ pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) -> Vec<PersonName> {
             others.push(n);
         }
     }
-    if let Some(s) = doc.salutation
+    // The salutation names a colleague, unless the letter is written to the patient.
+    if let Some(s) = doc.salutation.filter(|_| !doc.to_patient)
         && let Some(rest) = doc.lines[s].text.trim_start().get(5..)
         && let Some(n) = names::parse(rest, false)
     {
@@ -292,6 +293,12 @@ pub(super) fn letterhead_org(doc: &Doc<'_>) -> Found {
         let line = doc.lines[i];
         let t = line.text.trim();
         if LETTERHEAD_NOISE.is_match(t) || t.len() < 3 {
+            continue;
+        }
+        // A consultant's own letterhead opens with their name and role.
+        let person =
+            names::parse(t, false).is_some_and(|n| n.title.is_some() && n.end + 2 >= t.len());
+        if person || (ROLE_WORD.is_match(t) && !ORG_NOUN.is_match(t)) {
             continue;
         }
         // "From: Physiotherapy Outpatients, ..." names the sender after its label.
