@@ -19,7 +19,7 @@ use crate::domain::Urgency;
 // ------------------------------------------------------------------ the date
 
 static DATE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(date\s+typed|typed(?:\s+on)?|date\s+of\s+letter|letter\s+date|date\s+of\s+referral|referral\s+date|date\s+dictated|dictated(?:\s+on)?|date\s+sent|sent|dated|date)\b\s*[:.\-]?\s*")
+    Regex::new(r"(?i)\b(date\s+typed|typed(?:\s+on)?|date\s+printed|printed(?:\s+on)?|date\s+of\s+letter|letter\s+date|date\s+of\s+referral|referral\s+date|date\s+dictated|dictated(?:\s+on)?|date\s+sent|sent|dated|date)\b\s*[:.\-]?\s*")
         .expect("static pattern compiles")
 });
 
@@ -106,7 +106,11 @@ static NOT_REFERRING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
         \bnot\s+(?:made|make|making|sent|send|done|completed)\s+(?:a\s+|any\s+)?referral
-        | \bno\s+(?:onward\s+)?referral\b
+        | \bno\s+(?:onward\s+|further\s+|new\s+|other\s+)?(?:psycholog\w*\s+|talking\s+therap\w*\s+|iapt\s+|cbt\s+|mental\s+health\s+)?referral\b
+        | \b(?:do|does|did)\s*n[o']t\s+(?:feel|think|believe|consider)\s+(?:that\s+)?(?:a\s+|any\s+)?(?:referral|psycholog\w*|therapy|talking\s+therap\w*|cbt|counselling)[^.;\n]{0,60}?\b(?:is|are|was|would\s+be)\s+(?:required|needed|necessary|indicated|warranted)
+        | \bfor\s+(?:your\s+)?information\s+only\b
+        | \bno\s+action\s+(?:is\s+)?(?:required|needed)\b
+        | \b(?:i\s+am|we\s+are)\s+not\s+(?:requesting|asking\s+for)\b
         | \b(?:have|has|had)\s+not\s+(?:been\s+)?referr?ed
         | \bnot\s+(?:be\s+)?referring
         | \b(?:does|did|do)\s*n[o']t\s+(?:feel\s+(?:that\s+)?(?:she|he|they)\s+)?(?:need|needs|want|wants|wish|wishes|require|requires)\w*\s+(?:to\s+be\s+referred|(?:a\s+|any\s+)?(?:referral|psycholog\w*|therapy|talking|cbt|counselling|support|input))
@@ -126,7 +130,8 @@ static REFERRING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?imx)
         \bi\s+am\s+(?:writing\s+to\s+)?refer(?:ring)?\b
-        | \bi\s+(?:have|had)\s+(?:now\s+)?referred\b
+        | \bi\s+(?:have|had|['\u{2019}]ve)\s+(?:now\s+|also\s+|today\s+)?(?:made\s+a\s+referral|referred)\b
+        | \bi\s+am\s+(?:also\s+)?making\s+a\s+referral\b
         | \bi\s+would\s+like\s+to\s+refer\b
         | \b(?:please\s+)?accept\s+this\s+(?:as\s+a\s+)?referral
         | \b(?:thank\s+you|thanks)\s+for\s+accepting\s+this\s+referral
@@ -157,10 +162,11 @@ static ASKS: LazyLock<[Regex; 3]> = LazyLock::new(|| {
         | \b(?:she|he|they)\s+(?:could|can|would|might)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|(?:seen|assessed|referred)\s+(?:\w+ly\s+)?for)\s+
         | \b(?:could|can|would)\s+(?:she|he|they)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|(?:seen|assessed|referred)\s+(?:\w+ly\s+)?for)\s+
         | \bplease\s+(?:could\s+you\s+|would\s+you\s+|can\s+you\s+)?(?:offer|provide|arrange)\s+(?:(?:her|him|them)\s+)?
-        | \b(?:see|assess)\s+(?:her|him|them|this\s+\w+)\s+(?:\w+ly\s+)?for\s+
+        | \b(?:see|assess|contact)\s+(?:her|him|them|this\s+\w+)\s+(?:\w+ly\s+)?for\s+
+        | \bfor\s+(?:you|her|him|them)\s+to\s+be\s+(?:offered|considered\s+for|(?:seen|assessed)\s+for)\s+
         | \bplease\s+consider\s+(?:her|him|them)\s+for\s+";
     let referral_for = r"(?ix)
-        \brefer(?:ral|ring\s+(?:her|him|them)|red\s+(?:her|him|them)|\s+(?:her|him|them))\s+(?:to\s+[^.?!\n]{0,50}?\s+)?for\s+
+        \brefer(?:ral|ring\s+(?:her|him|them|you)|red\s+(?:her|him|them|you)|\s+(?:her|him|them|you))\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+
         | \bconsideration\s+(?:of|for)\s+";
     let softer = r"(?ix)
         \bwould\s+(?:also\s+|really\s+|now\s+|still\s+)?(?:benefit\s+from|like\s+to\s+(?:try|have|start|access|be\s+offered)|like|welcome|value|be\s+keen\s+(?:on|to\s+try))\s+
@@ -227,7 +233,9 @@ pub(super) fn read_intent(doc: &Doc<'_>, sink: &mut Sink) {
     let to_gp = addressed_to_gp(doc, sink);
     let leaning = leaning && !(to_gp && ASKS_GP_TO_REFER.is_match(prose));
     let to_gp_only = to_gp && !leaning;
-    let is_referral = referring || (declined.is_none() && !to_gp_only);
+    // A letter written to the patient (an appointment, a clinic summary) refers only
+    // when it says so.
+    let is_referral = referring || (declined.is_none() && !to_gp_only && !doc.to_patient);
     sink.record.is_referral = is_referral;
 
     let sure = if referring || (declined.is_some() && !leaning) {
@@ -249,7 +257,11 @@ pub(super) fn read_intent(doc: &Doc<'_>, sink: &mut Sink) {
             if explicit { 0.8 } else { 0.65 },
         );
     }
-    urgency_asked(doc, prose, sink);
+    // Only a referral asks for urgency; other letters' "as soon as possible" is about
+    // something else (cancelling an appointment, a scan).
+    if is_referral {
+        urgency_asked(doc, prose, sink);
+    }
 }
 
 /// The service asked for, its span and whether the ask was explicit.
