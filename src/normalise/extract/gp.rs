@@ -41,7 +41,7 @@ static ODS: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PRACTICE_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(surgery|practice|medical\s+(?:centre|center|group|partnership)|health\s+(?:centre|center)|family\s+doctors|partnership)\b")
+    Regex::new(r"(?i)\b(surgery|practice|medical\s+(?:centre|center|group|partnership)|health\s+(?:centre|center)|primary\s+care\s+(?:centre|center)|family\s+doctors|partnership)\b")
         .expect("static pattern compiles")
 });
 
@@ -57,9 +57,12 @@ static GP_ROLE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static CC: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:cc|c\.c\.|copy\s+to|copies\s+to|copied\s+to|distribution(?:\s+list)?)\b\s*[:.\-]?\s*(?:(?:registered\s+)?gp\s*[:\-\u{2013}]\s*)?")
+    Regex::new(r"(?i)^\s*(?:cc|c\.c\.|copy\s+to|copies\s+to|copied\s+to|copy|copies|distribution(?:\s+list)?)\b\s*[:.\-]?\s*(?:(?:registered\s+)?gp\s*[:\-\u{2013}]\s*)?")
         .expect("static pattern compiles")
 });
+
+static TO_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*to\s*:\s*").expect("static pattern compiles"));
 
 /// True for a line that gives the patient's GP.
 pub(super) fn is_gp_line(line: &str) -> bool {
@@ -104,6 +107,14 @@ pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) -> Option<PersonName> {
         .or_else(|| gp_is_referrer(doc, sink, false))?;
     // A GP at the practice that wrote the letter: its code is in the letterhead.
     let home = letterhead_org(doc).map(|o| o.0);
+    // A practice's own letter ("Usual GP: Dr X" in an EMIS or SystmOne template)
+    // names the GP without the practice: it is the practice on the letterhead.
+    if found.practice.is_none()
+        && found.name.is_some()
+        && let Some(h) = home.as_deref().filter(|h| PRACTICE_WORD.is_match(h))
+    {
+        found.practice = Some(h.to_owned());
+    }
     let same = found.practice.as_deref().is_some_and(|p| {
         home.as_deref().is_some_and(|h| {
             let (h, p) = (h.to_lowercase(), p.to_lowercase());
@@ -280,11 +291,15 @@ fn gp_addressee(doc: &Doc<'_>) -> Option<GpFound> {
     let header: Vec<usize> = doc.lines_in(Zone::Header).collect();
     for (k, &i) in header.iter().enumerate() {
         let line = doc.lines[i];
-        let Some(n) = names::parse(line.text, false).filter(|n| n.title.as_deref() == Some("Dr"))
+        // "To: Dr Hannah Kowalski, Sands End Surgery, London SW6 2PQ".
+        let value = TO_LABEL
+            .find(line.text)
+            .map_or(line.text, |m| &line.text[m.end()..]);
+        let Some(n) = names::parse(value, false).filter(|n| n.title.as_deref() == Some("Dr"))
         else {
             continue;
         };
-        let rest = line.text.get(n.end..).unwrap_or_default();
+        let rest = value.get(n.end..).unwrap_or_default();
         let next: Vec<&str> = header[k + 1..]
             .iter()
             .take(2)
