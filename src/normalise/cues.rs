@@ -47,6 +47,7 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         | not\s+want(s|ed|ing)?\s+to\s+(be\s+here|be\s+alive|live|wake\s+up|go\s+on|carry\s+on|exist)
         | (wish|wishes|wishing|wished)\s+(she|he|they|i)\s+(was|were)\s+(dead|not\s+here|not\s+alive|gone)
         | better\s+off\s+(dead|without\s+(her|him|them|me))
+        | (wish|wishes|wished|wishing|hopes?|hoped|hoping|prays?|prayed|praying)\s+(that\s+)?((she|he|they|i)\s+(would|will|could)\s+)?(not|never)\s+(to\s+)?wake\s+up
         | no\s+(point|reason)\s+(in\s+)?(living|going\s+on|to\s+live|to\s+go\s+on|carrying\s+on|being\s+alive)
         | not\s+worth\s+living
         | ways\s+to\s+(die|end\s+(it|things))
@@ -171,7 +172,7 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
     static OK: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?x)
             (tele)?phone\s+(contact\s+|appointments?\s+|sessions?\s+|cbt\s+)?(is\s+|are\s+|would\s+be\s+)?(preferred|fine|ok|okay|acceptable|suitable|ideal|best)
-            | prefers?\s+(tele)?phone | (by|over\s+the)\s+(tele)?phone
+            | prefers?\s+(\w+\s+)?(tele)?phone | (by|over\s+the)\s+(tele)?phone
             | happy\s+(to\s+be\s+contacted\s+by|with|to\s+have|for|to\s+receive)\s+(a\s+)?(tele)?phone
             | happy\s+to\s+be\s+(tele)?phoned | (can|could|may)\s+be\s+(tele)?phoned
             | (tele)?phone\s+(or|and|/)\s+video | video\s+(or|and|/)\s+(tele)?phone
@@ -245,8 +246,11 @@ mod tests {
             "He told me today that he has had thoughts of not wanting to be here and has looked up ways to end his life, although he has not made any plans.",
         );
         assert!(f.mentioned && f.current);
+        assert!(!risk("He could not wake up in the mornings on amitriptyline.").mentioned);
         assert!(risk("She feels she would be better off dead.").mentioned);
         assert!(risk("He says there is no point in living.").mentioned);
+        let f = risk("He has sometimes wished he would not wake up, but denies any plan.");
+        assert!(f.mentioned && f.current);
     }
 
     #[test]
@@ -308,6 +312,10 @@ mod tests {
         );
         assert_eq!(telephone_ok("Please see soon."), None);
         assert_eq!(telephone_ok("He is happy to be phoned."), Some(true));
+        assert_eq!(
+            telephone_ok("She would prefer evening telephone appointments."),
+            Some(true)
+        );
         assert_eq!(
             telephone_ok("Happy to have telephone or video sessions"),
             Some(true)

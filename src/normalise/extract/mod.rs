@@ -28,6 +28,8 @@ mod people;
 mod text;
 
 #[cfg(test)]
+mod layout_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,160 @@
+//! Letter-level rules for layouts and wordings beyond the usual clinic letter: letters
+//! to the patient, patient details under the sign-off, GP system templates, letters
+//! that are not referrals, diagnoses in prose and compact scores.
+
+use super::*;
+use crate::domain::{Sex, Urgency};
+
+fn read(text: &str) -> Referral {
+    extract(text).record
+}
+
+#[test]
+fn a_letter_to_the_patient_takes_identity_from_the_addressee() {
+    let r = read(
+        "Rheumatology Department\nInfirmary Square, Leicester LE1 5WW\n\nMs Harpreet Kaur BASRA\n18 Evington Lane\nLeicester LE5 5PQ\n\n19 October 2026\n\nNHS Number: 999 586 8199\n\nDear Ms Basra\n\nYou have fibromyalgia. As we agreed, I am referring you to Talking Therapies for CBT for pain. They will contact you on 07700 900427.\n\nYours sincerely\n\nDr Thomas Whitehead\nConsultant Rheumatologist\n\nCopy: Dr Anjali Mistry, Spinney Hill Medical Centre (GP)\n",
+    );
+    assert_eq!(r.patient.family_name.as_deref(), Some("Basra"));
+    assert_eq!(r.patient.given_names, vec!["Harpreet", "Kaur"]);
+    assert_eq!(r.patient.sex, Sex::Female);
+    assert_eq!(r.patient.postcode.as_deref(), Some("LE5 5PQ"));
+    assert_eq!(
+        r.patient.address_lines,
+        vec!["18 Evington Lane", "Leicester"]
+    );
+    assert_eq!(r.patient.phone.as_deref(), Some("07700900427"));
+    assert_eq!(r.gp.name.as_deref(), Some("Dr Anjali Mistry"));
+    assert_eq!(
+        r.referrer.organisation.as_deref(),
+        Some("Rheumatology Department")
+    );
+    assert!(r.is_referral);
+    assert_eq!(r.requested_service.as_deref(), Some("CBT for pain"));
+}
+
+#[test]
+fn an_appointment_letter_to_the_patient_is_not_a_referral() {
+    let r = read(
+        "Community Physiotherapy\n226 Seymour Grove, Manchester M16 0DU\n\nMr Imran Saeed\n41 Kings Road\nManchester\nM32 8QW\n\n12 November 2026\n\nDear Mr Saeed\n\nAn appointment has been made for you to see a physiotherapist on 8 December. If you cannot attend, please telephone as soon as possible.\n\nYours sincerely\n\nJo Whitworth\nAdministrator\n",
+    );
+    assert!(!r.is_referral);
+    assert_eq!(r.urgency, Urgency::Routine);
+    assert_eq!(r.patient.family_name.as_deref(), Some("Saeed"));
+    assert_eq!(r.patient.postcode.as_deref(), Some("M32 8QW"));
+}
+
+#[test]
+fn patient_details_under_the_sign_off_are_read_as_the_patient_block() {
+    let r = read(
+        "Spinal Pain Clinic\n\nDear team\n\nI would be grateful if you could assess him for CBT.\n\nYours faithfully\n\nMr Ravi Chandran\nConsultant Spinal Surgeon\n\nPATIENT DETAILS\nName: Mr Stephen John WARBURTON\nDOB: 27/06/1968\nNHS No: 999 576 4962\nAddress: 90 Woodchurch Road, Birkenhead CH42 9LJ\nGP: Dr Karen Lowe, Manor Health Centre\n",
+    );
+    assert_eq!(r.patient.family_name.as_deref(), Some("Warburton"));
+    assert_eq!(r.patient.date_of_birth.as_deref(), Some("1968-06-27"));
+    assert_eq!(r.patient.nhs_number.as_deref(), Some("9995764962"));
+    assert_eq!(r.patient.postcode.as_deref(), Some("CH42 9LJ"));
+    assert_eq!(r.gp.name.as_deref(), Some("Dr Karen Lowe"));
+    assert_eq!(r.referrer.name.as_deref(), Some("Mr Ravi Chandran"));
+    assert_eq!(
+        r.referrer.organisation.as_deref(),
+        Some("Spinal Pain Clinic")
+    );
+}
+
+#[test]
+fn a_re_line_alone_gives_the_date_of_birth_beside_the_name_and_the_title_from_prose() {
+    let r = read(
+        "Orthopaedics\n\nDear Dr Okafor\n\nRe: Tomasz NOWAK (3.7.81)\n    42 Elm Grove\n    Derby DE22 1AB\n\nI reviewed Mr Nowak in the knee clinic. His wife, Mrs Nowak, came too.\n\nYours sincerely\n\nMiss Elena Marchetti\n",
+    );
+    assert_eq!(r.patient.date_of_birth.as_deref(), Some("1981-07-03"));
+    // The wife's title is a relative's, not the patient's.
+    assert_eq!(r.patient.title.as_deref(), Some("Mr"));
+    let r = read(
+        "Orthopaedics\n\nDear Dr Okafor\n\nRe: Tomasz NOWAK (3.7.81)\n\nI reviewed Mr Nowak in the knee clinic.\n\nYours sincerely\n\nMiss Elena Marchetti\n",
+    );
+    assert_eq!(r.patient.title.as_deref(), Some("Mr"));
+}
+
+#[test]
+fn a_practice_template_names_the_usual_gp_at_the_practice_on_the_letterhead() {
+    let r = read(
+        "Riverside Medical Practice\nCanal Street, Stockport SK1 3PX\nPractice code: P88021\n\nPatient Details\nName: Mrs Sarah JENKINS\nDate of Birth: 14-Jun-1968\nUsual GP: Dr Peter HOLLAND\n\nDear Colleague\n\nPlease see her for CBT.\n\nYours sincerely\n\nDr Amira Haddad\nGP Registrar\n",
+    );
+    assert_eq!(r.gp.name.as_deref(), Some("Dr Peter Holland"));
+    assert_eq!(r.gp.practice.as_deref(), Some("Riverside Medical Practice"));
+    assert_eq!(r.gp.ods_code.as_deref(), Some("P88021"));
+    assert_eq!(r.referrer.name.as_deref(), Some("Dr Amira Haddad"));
+}
+
+#[test]
+fn a_to_line_names_the_gp_and_a_consultants_own_letterhead_is_not_the_organisation() {
+    let r = read(
+        "Dr Naomi Fielding\nConsultant Rheumatologist\nSpire Hospital Leeds, Jackson Avenue, Leeds LS8 1NT\n\nTo: Dr Hannah Kowalski, Sands End Surgery, London SW6 2PQ\n\nDear Dr Kowalski\n\nRe: Ms Rosa GALLAGHER, DOB 26/10/1992\n\nShe can be contacted on 07700 900802 or\nrosa.gallagher@example.com.\n\nYours sincerely\n\nDr Naomi Fielding\n",
+    );
+    assert_eq!(r.gp.name.as_deref(), Some("Dr Hannah Kowalski"));
+    assert_eq!(r.gp.practice.as_deref(), Some("Sands End Surgery"));
+    assert_eq!(
+        r.referrer.organisation.as_deref(),
+        Some("Spire Hospital Leeds")
+    );
+    assert_eq!(
+        r.patient.email.as_deref(),
+        Some("rosa.gallagher@example.com")
+    );
+}
+
+#[test]
+fn letters_that_decline_inform_or_discharge_are_not_referrals() {
+    for body in [
+        "I do not feel a referral for psychological therapy is required at this stage.",
+        "I am copying you into this letter for information only.",
+        "No further referral has been made to psychological services.",
+        "Outcome: discharged to GP care. No psychology referral needed.",
+        "No new referral is being made and I am not requesting any change to his care.",
+    ] {
+        let r = read(&format!(
+            "Pain Service\n\nDear Dr Rao\n\nRe: Mr Keith Bramley, DOB 30/01/1970\n\n{body}\n\nYours sincerely\n\nDr Meera Pillai\n"
+        ));
+        assert!(!r.is_referral, "{body}");
+        assert_eq!(r.requested_service, None, "{body}");
+    }
+}
+
+#[test]
+fn a_letter_that_says_it_has_referred_is_a_referral() {
+    let r = read(
+        "Pain Service\n\nDear Dr Ogunleye\n\nRe: Miss Chloe WAINWRIGHT, DOB 30/06/2001\n\nI have referred her urgently to Sheffield Talking Therapies for assessment and CBT.\n\nYours sincerely\n\nDr Imogen Frost\n",
+    );
+    assert!(r.is_referral);
+    assert_eq!(r.requested_service.as_deref(), Some("assessment and CBT"));
+}
+
+#[test]
+fn problem_lists_from_clinical_systems_and_prose_diagnoses_are_read() {
+    let r = read(
+        "Beechwood Medical Centre\n\nPatient: Mr Liam FITZPATRICK\nD.O.B.: 09/09/1991\n\nActive Problems\n12-Mar-2019   Chronic neck pain\n03-Feb-2021   Migraine\n\nPast Problems\n14-Jan-2010   Fracture of left radius\n\nDear Talking Therapies\n\nPlease could you offer him CBT.\n\nRegards\n\nDr Catherine Ashworth\n",
+    );
+    assert_eq!(r.diagnoses, vec!["Chronic neck pain", "Migraine"]);
+    let r = read(
+        "Dear Talking Therapies\n\nRe: Ms Aisling O'DONNELL, DOB 11/04/1987\n\nMs O'Donnell has a long history of fibromyalgia and IBS. Please could you offer her CBT.\n\nBest wishes\n\nDr Mark Henderson\n",
+    );
+    assert_eq!(r.diagnoses, vec!["Fibromyalgia", "IBS"]);
+}
+
+#[test]
+fn a_printed_date_is_the_letter_date_not_a_problem_date() {
+    let r = read(
+        "Beechwood Medical Centre\n\nDate printed: 15/10/2026\n\nPatient: Mr Liam FITZPATRICK\n\nActive Problems\n03-Feb-2021   Migraine\n\nDear Talking Therapies\n\nPlease could you offer him CBT.\n\nRegards\n\nDr Catherine Ashworth\n",
+    );
+    assert_eq!(r.letter_date.as_deref(), Some("2026-10-15"));
+}
+
+#[test]
+fn compact_scores_are_read() {
+    let r = read(
+        "Dear Team\n\nRe: Mr Kwame Asante\n\nHis scores today: PHQ-9 = 14, GAD7 = 11, HADS (A/D) 12/9.\n",
+    );
+    assert_eq!(r.measures.phq9, Some(14));
+    assert_eq!(r.measures.gad7, Some(11));
+    assert_eq!(r.measures.hads_anxiety, Some(12));
+    assert_eq!(r.measures.hads_depression, Some(9));
+}
