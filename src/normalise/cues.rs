@@ -83,7 +83,7 @@ static OTHERS_SUICIDE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PAST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer)\b")
+    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|at\s+the\s+age\s+of\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer)\b")
         .expect("static pattern compiles")
 });
 
@@ -287,6 +287,7 @@ mod tests {
             "She no longer has suicidal thoughts.",
             "He has not self-harmed since 2015.",
             "Took an overdose when she was 19.",
+            "She took an overdose at the age of 17.",
         ] {
             let f = risk(text);
             assert!(f.mentioned && !f.current, "{text}");

@@ -43,7 +43,7 @@ static ITEM: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words that start a condition in prose.
 static HAS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:has\s+had|has\s+(?:also\s+|since\s+|now\s+)?developed|developed|has|you\s+(?:also\s+|now\s+)?have|(?:have|has|had)\s+(?:now\s+|recently\s+|also\s+)?diagnosed(?:\s+(?:her|him|them|you)\s+with)?|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|diagnosed\s+as|diagnosis\s+(?:is|was)|(?:physiotherapy|physio|treatment|rehabilitation|rehab|injections?|sessions?|attending\s+\w+)\s+for|(?:consistent|in\s+keeping)\s+with|present(?:s|ed|ing)\s+with|(?:saw\s+me|seen|attended|came\s+to\s+clinic)(?:\s+today)?\s+with|(?:lady|man|woman|gentleman|patient|farmer|teacher|worker|builder|driver|student|\d+[\s-]year[\s-]old)\s+with)\s+(?:(?:her|his|their|your)\s+)?")
+    Regex::new(r"(?i)\b(?:has\s+had|has\s+(?:also\s+|since\s+|now\s+)?developed|developed|has|you\s+(?:also\s+|now\s+)?have|(?:have|has|had)\s+(?:now\s+|recently\s+|also\s+)?diagnosed(?:\s+(?:her|him|them|you)\s+with)?|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|diagnosed\s+as|diagnosis\s+(?:is|was)|(?:physiotherapy|physio|treatment|rehabilitation|rehab|injections?|sessions?|attending\s+\w+)\s+for|(?:consistent|in\s+keeping)\s+with|fits?\s+(?:best\s+|well\s+)?with|present(?:s|ed|ing)\s+with|(?:saw\s+me|seen|attended|came\s+to\s+clinic)(?:\s+today)?\s+with|(?:lady|man|woman|gentleman|patient|farmer|teacher|worker|builder|driver|student|\d+[\s-]year[\s-]old)\s+with)\s+(?:(?:her|his|their|your)\s+)?")
         .expect("static pattern compiles")
 });
 
@@ -153,6 +153,8 @@ fn continued(doc: &Doc<'_>, i: usize, inline: &str) -> (Vec<String>, usize) {
 fn listed(doc: &Doc<'_>, from: usize) -> (Vec<String>, usize) {
     let mut raw: Vec<String> = Vec::new();
     let mut end = 0;
+    // Items may all be indented under their heading; only a deeper indent continues one.
+    let base = doc.lines.get(from).map_or(0, |l| l.indent());
     for j in from..doc.lines.len() {
         let next = doc.lines[j];
         if next.is_blank() || raw.len() >= 12 {
@@ -173,7 +175,7 @@ fn listed(doc: &Doc<'_>, from: usize) -> (Vec<String>, usize) {
             {
                 break;
             }
-            None if next.indent() > 0 && !raw.is_empty() => {
+            None if next.indent() > base && !raw.is_empty() => {
                 if let Some(last) = raw.last_mut() {
                     last.push(' ');
                     last.push_str(next.text.trim());

@@ -41,7 +41,7 @@ static ODS: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PRACTICE_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(surgery|practice|medical\s+(?:centre|center|group|partnership)|health\s+(?:centre|center)|primary\s+care\s+(?:centre|center)|family\s+doctors|partnership)\b")
+    Regex::new(r"(?i)\b(surgery|practice|medical\s+(?:centre|center|group|partnership)|health\s+(?:centre|center)|primary\s+care\s+(?:centre|center)|family\s+doctors|partnership)\b|(?:&|\band)\s+partners\b")
         .expect("static pattern compiles")
 });
 

@@ -158,3 +158,37 @@ fn compact_scores_are_read() {
     assert_eq!(r.measures.hads_anxiety, Some(12));
     assert_eq!(r.measures.hads_depression, Some(9));
 }
+
+#[test]
+fn a_from_block_names_the_organisation_and_indented_problems_are_separate_items() {
+    let r = read(
+        "SystmOne Referral Letter\n\nFrom:\n  Dr Katherine Moss\n  Woodlands Medical Practice\n  ODS code: C82040\n\nDate: 18 Nov 2026\n\nPatient\n  Name: Ms Jade ROBINSON\n  DOB: 30-Sep-1999\n\nProblems\n  Chronic widespread pain (2023)\n  Anxiety with depression (2024)\n\nDear colleague,\n\nI would be grateful if you could offer her guided self-help.\n\nDr Katherine Moss\nGP\n",
+    );
+    assert_eq!(
+        r.referrer.organisation.as_deref(),
+        Some("Woodlands Medical Practice")
+    );
+    assert_eq!(
+        r.diagnoses,
+        vec!["Chronic widespread pain", "Anxiety with depression"]
+    );
+}
+
+#[test]
+fn a_partners_letterhead_is_the_practice_of_the_registered_gp() {
+    let r = read(
+        "Dr J Patel & Partners\nThe Surgery, 4 Market Place, Louth LN11 9NR\n\n22/11/2026\n\nPatient Name:   Mrs Gillian EVANS\nDOB:            04/04/1964\nRegistered GP:  Dr Jayesh Patel\n\nDear Colleagues\n\nPlease consider her for CBT.\n\nYours faithfully\n\nDr Nisha Varma\nSalaried GP\n",
+    );
+    assert_eq!(r.gp.name.as_deref(), Some("Dr Jayesh Patel"));
+    assert_eq!(r.gp.practice.as_deref(), Some("Dr J Patel & Partners"));
+}
+
+#[test]
+fn a_writer_who_worried_and_has_referred_makes_a_referral() {
+    let r = read(
+        "Mrs G OYELOWO\n5 Water Lane\nExeter EX2 8BY\n\nRheumatology Department\n\nDear Mrs Oyelowo\n\nI was worried about this and have referred you to Devon Talking Therapies today.\n\nYours sincerely\n\nDr Felix Amankwah\n",
+    );
+    assert!(r.is_referral);
+    assert_eq!(r.patient.family_name.as_deref(), Some("Oyelowo"));
+    assert_eq!(r.patient.given_names, vec!["G"]);
+}

@@ -132,6 +132,7 @@ static REFERRING: LazyLock<Regex> = LazyLock::new(|| {
         \bi\s+am\s+(?:writing\s+to\s+)?refer(?:ring)?\b
         | \bi\s+(?:have|had|['\u{2019}]ve)\s+(?:now\s+|also\s+|today\s+)?(?:made\s+a\s+referral|referred)\b
         | \bi\s+am\s+(?:also\s+)?making\s+a\s+referral\b
+        | \b(?:i|we)\s+(?:\w+\s+){0,6}?and\s+(?:have|had|['\u{2019}]ve)\s+(?:now\s+|also\s+|today\s+)?(?:made\s+a\s+referral|referred)\b
         | \bi\s+would\s+like\s+to\s+refer\b
         | \b(?:please\s+)?accept\s+this\s+(?:as\s+a\s+)?referral
         | \b(?:thank\s+you|thanks)\s+for\s+accepting\s+this\s+referral

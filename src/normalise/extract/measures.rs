@@ -38,8 +38,10 @@ static PAIR: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
-static HADS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\bhads\b").expect("static pattern compiles"));
+static HADS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bhads\b|\bhospital\s+anxiety\s+(?:and|&)\s+depression(?:\s+scale)?")
+        .expect("static pattern compiles")
+});
 
 /// HADS subscales after a HADS mention. Letters "A" and "D" only in capitals, so that
 /// "a score of 14" is not read as anxiety; "A11, D8" written without a space too.
@@ -181,6 +183,7 @@ mod tests {
             "Dear Sir\n\nHADS-A is 14/21 and HADS-D 11/21.",
             "Dear Sir\n\nShe scored 14 for anxiety and 11 for depression on the HADS.",
             "Dear Sir\n\nHADS anxiety score: 14 depression score: 11.",
+            "Dear Sir\n\nOn the Hospital Anxiety and Depression Scale she scored anxiety 14 and depression 11.",
         ] {
             assert_eq!(scores(text), (Some(14), Some(11), None, None), "{text}");
         }
