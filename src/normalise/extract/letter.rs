@@ -23,6 +23,11 @@ static DATE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
+static WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s*")
+        .expect("static pattern compiles")
+});
+
 /// Words before a date label that make it some other date ("Clinic date:").
 static OTHER_DATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(clinic|seen|appointment|attend\w*|admi\w*|discharg\w*|birth|d\.?o\.?b|born|review|operation|surgery|scan|mri|x-?ray|injection|received|visit|consultation|next|onset|start|end|operation)\b")
@@ -56,9 +61,12 @@ pub(super) fn read_date(doc: &Doc<'_>, sink: &mut Sink) -> Option<i32> {
             if OTHER_DATE.is_match(before) || OTHER_DATE.is_match(&label) {
                 continue;
             }
+            // "Date: Tuesday 17 November 2026": a weekday may stand before the date.
+            let after = &line.text[m.end()..];
+            let skip = WEEKDAY.find(after).map_or(0, |w| w.end());
             let Some(h) = hits
                 .iter()
-                .find(|h| h.start >= m.end() && h.start <= m.end() + 2)
+                .find(|h| h.start >= m.end() && h.start <= m.end() + skip + 2)
             else {
                 continue;
             };
@@ -163,16 +171,18 @@ static ASKS: LazyLock<[Regex; 3]> = LazyLock::new(|| {
         | \b(?:she|he|they)\s+(?:could|can|would|might)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|(?:seen|assessed|referred)\s+(?:\w+ly\s+)?for)\s+
         | \b(?:could|can|would)\s+(?:she|he|they)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|(?:seen|assessed|referred)\s+(?:\w+ly\s+)?for)\s+
         | \bplease\s+(?:could\s+you\s+|would\s+you\s+|can\s+you\s+)?(?:offer|provide|arrange)\s+(?:(?:her|him|them)\s+)?
-        | \b(?:see|assess|contact)\s+(?:her|him|them|this\s+\w+)\s+(?:\w+ly\s+)?for\s+
+        | \b(?:see|assess|contact|accept)\s+(?:her|him|them|this\s+\w+)\s+(?:\w+ly\s+)?for\s+
+        | \bconsider(?:ing)?\s+(?:her|him|them)\s+for\s+
         | \bfor\s+(?:you|her|him|them)\s+to\s+be\s+(?:offered|considered\s+for|(?:seen|assessed)\s+for)\s+
         | \bplease\s+consider\s+(?:her|him|them)\s+for\s+";
     let referral_for = r"(?ix)
-        \brefer(?:ral|ring\s+(?:her|him|them|you)|red\s+(?:her|him|them|you)|\s+(?:her|him|them|you))\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+
+        \brefer(?:ral|ring\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+)|red\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+)|\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+))\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+
+        | \bto\s+be\s+referred\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+
         | \bconsideration\s+(?:of|for)\s+";
     let softer = r"(?ix)
         \bwould\s+(?:also\s+|really\s+|now\s+|still\s+)?(?:benefit\s+from|like\s+to\s+(?:try|have|start|access|be\s+offered)|like|welcome|value|be\s+keen\s+(?:on|to\s+try))\s+
         | ['\u{2019}]d\s+(?:like|welcome)\s+(?:to\s+(?:try|have|start)\s+)?
-        | \b(?:is|was)\s+(?:keen|open)\s+(?:on|to\s+try|to\s+have|to\s+start|to)\s+
+        | \b(?:is|was)\s+(?:keen|open|willing|happy)\s+(?:on|to\s+try|to\s+have|to\s+start|to\s+engage\s+(?:with|in)|to)\s+
         | \bwish(?:es|ing)?\s+to\s+(?:try|have|start|access|be\s+offered)\s+
         | \binterested\s+in\s+";
     [explicit, referral_for, softer].map(|p| Regex::new(p).expect("static pattern compiles"))
@@ -283,6 +293,13 @@ fn ask(prose: &str) -> Option<(String, usize, usize, bool)> {
                 && CLAUSE_VERB.is_match(&service[and..])
             {
                 service = trim_phrase(&service[..and]);
+            }
+            // "considered for your pain management group": the service, not "your".
+            if let (Some(head), Some(rest)) = (service.get(..5), service.get(5..))
+                && head.eq_ignore_ascii_case("your ")
+                && !rest.trim().is_empty()
+            {
+                service = rest.trim_start();
             }
             let lower = service.to_lowercase();
             if service.is_empty()
