@@ -288,6 +288,7 @@ fn from_prose(prose: &str) -> Option<(Vec<String>, usize, usize)> {
                 .filter(|(a, _)| *a < p.len())
                 .map(|(_, h)| h),
         );
+        found.extend(after_aside(&plain, p.len()));
         for part in found {
             let part = without_trailing_link(trim_phrase(&part));
             let lower = part.to_lowercase();
@@ -322,6 +323,27 @@ fn from_prose(prose: &str) -> Option<(Vec<String>, usize, usize)> {
         }
     }
     (!items.is_empty()).then_some((items, first, last))
+}
+
+/// "gout, now well controlled on allopurinol, and knee osteoarthritis": after an aside
+/// that ended the first phrase, ", and" in the same sentence adds a second condition.
+fn after_aside(sentence: &str, from: usize) -> Option<String> {
+    static AND: LazyLock<Regex> = LazyLock::new(|| {
+        // The caller has written ", and" as "  and" (same length).
+        Regex::new(r"(?:,\s*|\s\s)and\s+(?:(?:also|a|an)\s+)?").expect("static pattern compiles")
+    });
+    static CLAUSE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^(?:is|was|has|had|have|she|he|they|her|his|it|i|we|this|that|there|then|now|so|would|will|can|could|feels?|finds?)\b")
+            .expect("static pattern compiles")
+    });
+    let m = AND.find_iter(sentence.get(from..)?).last()?;
+    let rest = sentence.get(from + m.end()..)?;
+    let part = trim_phrase(phrase(rest));
+    (CONDITION.is_match(part)
+        && !CLAUSE.is_match(part)
+        && !STARTS_WITH_VERB.is_match(part)
+        && text::word_count(part) <= 6)
+        .then(|| part.to_owned())
 }
 
 /// "... joint pain and fatigue and" -> "... joint pain and fatigue": a phrase cut at a
@@ -445,6 +467,16 @@ mod tests {
             "Systemic lupus erythematosus with joint pain and fatigue"
         );
         assert!(from_prose("He has finished the pain management programme.").is_none());
+        let (items, _, _) = from_prose(
+            "He has gout, now well controlled on allopurinol, and longstanding knee osteoarthritis.",
+        )
+        .unwrap();
+        assert_eq!(items, vec!["Gout", "Longstanding knee osteoarthritis"]);
+        let (items, _, _) = from_prose(
+            "She has chronic back pain, which began in 2019, and is struggling with the pain.",
+        )
+        .unwrap();
+        assert_eq!(items, vec!["Chronic back pain"]);
     }
 
     #[test]

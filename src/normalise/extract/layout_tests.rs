@@ -192,3 +192,23 @@ fn a_writer_who_worried_and_has_referred_makes_a_referral() {
     assert_eq!(r.patient.family_name.as_deref(), Some("Oyelowo"));
     assert_eq!(r.patient.given_names, vec!["G"]);
 }
+
+#[test]
+fn a_weekday_before_the_letter_date_is_skipped() {
+    let r = read(
+        "Rheumatology\n\nDate: Tuesday 17 November 2026\n\nDear Colleague\n\nRe: Miss Amber HOLDEN, DOB 11/11/1996\n\nI am referring Miss Holden to your service for CBT for chronic pain.\n\nYours sincerely\n\nDr Callum Fraser\n",
+    );
+    assert_eq!(r.letter_date.as_deref(), Some("2026-11-17"));
+    assert_eq!(r.requested_service.as_deref(), Some("CBT for chronic pain"));
+}
+
+#[test]
+fn scores_after_the_number_and_an_aside_before_a_second_condition_are_read() {
+    let r = read(
+        "Dear Dr Oakes\n\nRe: Mr Barry SCHOFIELD, DOB 19/05/1961\n\nHe has gout, now well controlled, and knee osteoarthritis. His HADS score is 15 (anxiety) and 13 (depression). He has asked to be referred to Wakefield Talking Therapies for counselling.\n\nYours sincerely\n\nDr Eleni Papadopoulos\n",
+    );
+    assert_eq!(r.diagnoses, vec!["Gout", "Knee osteoarthritis"]);
+    assert_eq!(r.measures.hads_anxiety, Some(15));
+    assert_eq!(r.measures.hads_depression, Some(13));
+    assert_eq!(r.requested_service.as_deref(), Some("counselling"));
+}

@@ -14,17 +14,19 @@ use super::blocks::Doc;
 use super::text;
 
 /// Words allowed between a measure's name and its score.
-const FILLER: &str = r"(?:\s*(?:score[sd]?|total|of|was|is|were|today|initially|now|currently|result|questionnaire|at|the)\b|\s*[=:\-])*\s*";
+const FILLER: &str = r"(?:\s*(?:score[sd]?|total|of|was|is|were|today|initially|now|currently|result|questionnaire|at|the)\b|\s*[=:\-\u{2013}\u{2014}])*\s*";
 
 fn measure(name: &str, max_suffix: &str) -> Regex {
     Regex::new(&format!(
-        r"(?i)\b{name}\b{FILLER}(\d{{1,2}})\b(?:\s*/\s*{max_suffix}\b)?"
+        r"(?i)\b{name}\b\)?{FILLER}(?:(?:has\s+)?(?:gone|risen|fallen|dropped|improved|increased|decreased|changed|come\s+down|gone\s+up)\s+)?(?:from\s+\d{{1,2}}\s+to\s+)?(\d{{1,2}})\b(?:\s*/\s*{max_suffix}\b)?"
     ))
     .expect("static pattern compiles")
 }
 
-static PHQ9: LazyLock<Regex> = LazyLock::new(|| measure(r"phq[\s\-]?9", "27"));
-static GAD7: LazyLock<Regex> = LazyLock::new(|| measure(r"gad[\s\-]?7", "21"));
+static PHQ9: LazyLock<Regex> =
+    LazyLock::new(|| measure(r"phq[\s\-\u{2010}\u{2011}\u{2013}]?9", "27"));
+static GAD7: LazyLock<Regex> =
+    LazyLock::new(|| measure(r"gad[\s\-\u{2010}\u{2011}\u{2013}]?7", "21"));
 
 /// "scored 18 on the PHQ-9".
 static SCORE_FIRST: LazyLock<Regex> = LazyLock::new(|| {
@@ -52,11 +54,11 @@ static HADS_DEPRESSION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"(?:\bD|(?i:\bdepression\b))(?i:\s*(?:sub-?scale|component|domain))?(?i:{FILLER})(\d{{1,2}})\b")).expect("static pattern compiles")
 });
 static HADS_ANXIETY_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(\d{1,2})(?:\s*/\s*21)?\s+(?:for|on)\s+(?:the\s+)?anxiety\b")
+    Regex::new(r"(?i)\b(\d{1,2})(?:\s*/\s*21)?\s*(?:\(\s*|(?:for|on)\s+(?:the\s+)?)anxiety\b")
         .expect("static pattern compiles")
 });
 static HADS_DEPRESSION_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(\d{1,2})(?:\s*/\s*21)?\s+(?:for|on)\s+(?:the\s+)?depression\b")
+    Regex::new(r"(?i)\b(\d{1,2})(?:\s*/\s*21)?\s*(?:\(\s*|(?:for|on)\s+(?:the\s+)?)depression\b")
         .expect("static pattern compiles")
 });
 /// "HADS A/D 11/12".
@@ -183,6 +185,7 @@ mod tests {
             "Dear Sir\n\nHADS-A is 14/21 and HADS-D 11/21.",
             "Dear Sir\n\nShe scored 14 for anxiety and 11 for depression on the HADS.",
             "Dear Sir\n\nHADS anxiety score: 14 depression score: 11.",
+            "Dear Sir\n\nHADS score 14 (anxiety) and 11 (depression).",
             "Dear Sir\n\nOn the Hospital Anxiety and Depression Scale she scored anxiety 14 and depression 11.",
         ] {
             assert_eq!(scores(text), (Some(14), Some(11), None, None), "{text}");
@@ -200,6 +203,8 @@ mod tests {
             "Dear Sir\n\nPHQ9: 18/27. GAD-7 score 12.",
             "Dear Sir\n\nPHQ 9 = 18, GAD 7 is 12.",
             "Dear Sir\n\nPHQ-9: 18 (moderately severe). GAD7 = 12.",
+            "Dear Sir\n\nPatient Health Questionnaire (PHQ-9) score 18. GAD\u{2011}7 \u{2013} 12.",
+            "Dear Sir\n\nHer PHQ-9 has gone from 11 to 18 and GAD-7 is 12.",
         ] {
             assert_eq!(scores(text), (None, None, Some(18), Some(12)), "{text}");
         }
