@@ -166,12 +166,21 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(is\s+|are\s+)?not\s+(suitable|appropriate|acceptable|possible)
             | not\s+suitable\s+for\s+(tele)?phone
             | (unable\s+to|cannot|can't|struggles?\s+to|does\s+not|doesn't|do\s+not|don't|would\s+not|wouldn't)\s+(use|manage|cope\s+with|hear\s+on)\s+(the\s+)?(tele)?phone
-            | only\s+(be\s+able\s+to\s+)?(attend|manage|do|have|be\s+seen\s+in)\s+(a\s+)?face[\s-]to[\s-]face")
+            | only\s+(be\s+able\s+to\s+)?(attend|manage|do|have|be\s+seen\s+in)\s+(a\s+)?face[\s-]to[\s-]face
+            | (finds?|found)\s+(the\s+|using\s+the\s+)?(tele)?phone(\s+calls?)?\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing|impossible)
+            | (doesn't|does\s+not|don't|do\s+not)\s+(like|want)\s+(using\s+|to\s+use\s+)?(the\s+)?(tele)?phone
+            | rather\s+not\s+(\w+\s+)?(tele)?phone
+            | (tele)?phone\s*(contact|appointments?|calls?)?\s*(ok|acceptable|suitable)?\s*[:?]\s*no\b")
         .expect("static pattern compiles")
     });
     static OK: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?x)
-            (tele)?phone\s+(contact\s+|appointments?\s+|sessions?\s+|cbt\s+)?(is\s+|are\s+|would\s+be\s+)?(preferred|fine|ok|okay|acceptable|suitable|ideal|best)
+            (tele)?phone\s+(contact\s+|appointments?\s+|sessions?\s+|cbt\s+|consultations?\s+|assessments?\s+|therapy\s+|support\s+|calls?\s+|follow[\s-]?ups?\s+)?(is\s+|are\s+|would\s+be\s+)?(preferred|fine|ok|okay|acceptable|suitable|ideal|best)
+            | (tele)?phone\s+(or|and|/)\s+(online|virtual|remote|e-?mail|text|face[\s-]to[\s-]face)
+            | (online|virtual|remote|face[\s-]to[\s-]face)\s+(or|and|/)\s+(tele)?phone
+            | (preference|prefers?|preferring)\s+for\s+(tele)?phone | consent\w*\s+to\s+(tele)?phone
+            | (would\s+like|wants?|requests?|requested|asked\s+for)\s+(a\s+)?(tele)?phone\s+(appointments?|sessions?|contact|therapy|support|cbt|assessments?|consultations?)
+            | (tele)?phone\s*(contact|appointments?|calls?)?\s*(ok|acceptable|suitable)?\s*[:?]\s*(yes|y)\b
             | prefers?\s+(\w+\s+)?(tele)?phone | (by|over\s+the)\s+(tele)?phone
             | happy\s+(to\s+be\s+contacted\s+by|with|to\s+have|for|to\s+receive)\s+(a\s+)?(tele)?phone
             | happy\s+to\s+be\s+(tele)?phoned | (can|could|may)\s+be\s+(tele)?phoned
@@ -312,6 +321,32 @@ mod tests {
             Some(false)
         );
         assert_eq!(telephone_ok("Please see soon."), None);
+        assert_eq!(
+            telephone_ok("Telephone consultations are acceptable."),
+            Some(true)
+        );
+        assert_eq!(telephone_ok("Telephone contact: Yes"), Some(true));
+        assert_eq!(telephone_ok("Telephone contact: No"), Some(false));
+        assert_eq!(
+            telephone_ok("He has a preference for telephone sessions."),
+            Some(true)
+        );
+        assert_eq!(
+            telephone_ok("She would like telephone appointments."),
+            Some(true)
+        );
+        assert_eq!(
+            telephone_ok("Happy with face to face or telephone."),
+            Some(true)
+        );
+        assert_eq!(
+            telephone_ok("She finds the telephone very difficult with her hearing aids."),
+            Some(false)
+        );
+        assert_eq!(
+            telephone_ok("He doesn't like using the phone."),
+            Some(false)
+        );
         assert_eq!(telephone_ok("He is happy to be phoned."), Some(true));
         assert_eq!(
             telephone_ok("She would prefer evening telephone appointments."),
