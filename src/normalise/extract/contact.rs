@@ -286,7 +286,7 @@ static SOMEONE_ELSES: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PHONE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(\b(tel|telephone|phone|mobile|mob|home|contact|landline|number|no|daytime|evening)\b[.:\s\-]*(?:no\.?|number)?[.:\s\-]*\(?|\b(called|contacted|reached|rung|phoned|texted|text)\s+on\s+|\b(?:call|contact|ring|reach|text|phone)\w*\s+(?:(?:you|her|him|them)\s+)?(?:by\s+(?:tele)?phone\s+)?on\s+)$")
+    Regex::new(r"(?i)(\b(tel|telephone|phone|mobile|mob|home|contact|landline|number|no|daytime|evening)\b(?:\s*\([a-z ,]{1,20}\))?[.:\s\-]*(?:no\.?|number)?[.:\s\-]*(?:(?:is|on)\s+)?\(?|\b(called|contacted|reached|rung|phoned|texted|text)\s+on\s+|\b(?:call|contact|ring|reach|text|phone)\w*\s+(?:(?:you|her|him|them)\s+)?(?:by\s+(?:tele)?phone\s+)?on\s+)$")
         .expect("static pattern compiles")
 });
 

@@ -212,3 +212,32 @@ fn scores_after_the_number_and_an_aside_before_a_second_condition_are_read() {
     assert_eq!(r.measures.hads_depression, Some(13));
     assert_eq!(r.requested_service.as_deref(), Some("counselling"));
 }
+
+#[test]
+fn typed_and_dictated_abbreviations_date_the_letter() {
+    let r = read(
+        "Pain Clinic\n\nD/D: 12/11/2026   D/T: 14/11/2026\n\nDear Colleague\n\nRe: Mr John Hall, DOB/Age: 23/06/1967 (59y)\n\nPlease see him for CBT.\n\nYours sincerely\n\nDr Ann Lee\n",
+    );
+    assert_eq!(r.letter_date.as_deref(), Some("2026-11-14"));
+    assert_eq!(r.patient.date_of_birth.as_deref(), Some("1967-06-23"));
+}
+
+#[test]
+fn a_suggestion_that_the_gp_refers_is_not_a_referral() {
+    let r = read(
+        "Rheumatology\n\nDr Kieran Walsh\nOld Town Surgery\nSwindon\n\nDear Dr Walsh\n\nRe: Miss Laura BENNETT, DOB 17/04/1994\n\nShe would benefit from CBT and you may wish to refer her to Talking Therapies.\n\nYours sincerely\n\nDr Hannah Rhodes\n",
+    );
+    assert!(!r.is_referral);
+}
+
+#[test]
+fn a_phone_with_a_bracketed_label_or_in_prose_is_the_patients() {
+    let r = read(
+        "Dear Colleague\n\nRe: Mr John Hall, DOB 23/06/1967\n    Tel (home): 01632 960123\n\nPlease see him for CBT.\n",
+    );
+    assert_eq!(r.patient.phone.as_deref(), Some("01632960123"));
+    let r = read(
+        "Dear Colleague\n\nI saw Mr John Hall, DOB 23/06/1967. His mobile is 07700 900123. Please see him for CBT.\n",
+    );
+    assert_eq!(r.patient.phone.as_deref(), Some("07700900123"));
+}

@@ -19,7 +19,7 @@ use crate::domain::Urgency;
 // ------------------------------------------------------------------ the date
 
 static DATE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(date\s+typed|typed(?:\s+on)?|date\s+printed|printed(?:\s+on)?|date\s+of\s+letter|letter\s+date|date\s+of\s+referral|referral\s+date|date\s+dictated|dictated(?:\s+on)?|date\s+sent|sent|dated|date)\b\s*[:.\-]?\s*")
+    Regex::new(r"(?i)\b(date\s+typed|typed(?:\s+on)?|date\s+printed|printed(?:\s+on)?|date\s+of\s+letter|letter\s+date|date\s+of\s+referral|referral\s+date|date\s+dictated|dictated(?:\s+on)?|date\s+sent|sent|dated|date|d/t|d/d)(?:\b|\s|:)\s*[:.\-]?\s*")
         .expect("static pattern compiles")
 });
 
@@ -71,7 +71,10 @@ pub(super) fn read_date(doc: &Doc<'_>, sink: &mut Sink) -> Option<i32> {
                 continue;
             };
             let Some(d) = h.resolve(era) else { continue };
-            let rank = if label.starts_with("dictated") || label.starts_with("date dictated") {
+            let rank = if label.starts_with("dictated")
+                || label.starts_with("date dictated")
+                || label.starts_with("d/d")
+            {
                 2
             } else if label.contains("referral")
                 || label.starts_with("sent")
@@ -195,7 +198,7 @@ static SERVICE_END: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static ASKS_GP_TO_REFER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:could|would|can|please)\s+(?:you\s+)?(?:kindly\s+|please\s+)?(?:consider\s+)?(?:re-?)?refer(?:ring)?\s+(?:her|him|them)\b").expect("static pattern compiles")
+    Regex::new(r"(?i)\b(?:could|would|can|please)\s+(?:you\s+)?(?:kindly\s+|please\s+)?(?:consider\s+)?(?:re-?)?refer(?:ring)?\s+(?:her|him|them)\b|\byou\s+(?:may|might)\s+(?:wish|want|like)\s+to\s+(?:consider\s+)?(?:re-?)?refer|\b(?:suggest|recommend)\w*\s+(?:that\s+)?(?:you\s+)?(?:consider\s+)?(?:a\s+)?(?:(?:she|he|they|her|him|them)\s+(?:is\s+|be\s+)?)?(?:re-?)?referr?(?:al|ed|ing)?\b").expect("static pattern compiles")
 });
 
 static CLAUSE_VERB: LazyLock<Regex> = LazyLock::new(|| {

@@ -143,7 +143,7 @@ fn set_nhs(
 // ------------------------------------------------------------- date of birth
 
 static DOB_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|birth\s+date|born(?:\s+on)?|b\.)\s*[:\-]?\s*")
+    Regex::new(r"(?i)\b(?:d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|birth\s+date|born(?:\s+on)?|b\.)(?:\s*(?:/|\(|&|and)\s*age\)?)?\s*[:\-]?\s*")
         .expect("static pattern compiles")
 });
 
