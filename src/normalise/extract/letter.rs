@@ -213,6 +213,12 @@ static SERVICE_WORD: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
+/// A named kind of therapy, not just "help" or "advice": "your pain management group".
+static NAMED_SERVICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(cbt|therap\w*|counsel\w*|psycholog\w*|group|programme|course|self[\s-]help|step\s*[234]|pain\s+management)\b")
+        .expect("static pattern compiles")
+});
+
 static URGENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(urgent(?:ly)?|as\s+a\s+matter\s+of\s+urgency|soon\s+as\s+possible|asap|expedite\w*|high\s+priority)\b").expect("static pattern compiles")
 });
@@ -300,7 +306,7 @@ fn ask(prose: &str) -> Option<(String, usize, usize, bool)> {
             // "considered for your pain management group": the service, not "your".
             if let (Some(head), Some(rest)) = (service.get(..5), service.get(5..))
                 && head.eq_ignore_ascii_case("your ")
-                && !rest.trim().is_empty()
+                && NAMED_SERVICE.is_match(rest)
             {
                 service = rest.trim_start();
             }
