@@ -170,7 +170,10 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (finds?|found)\s+(the\s+|using\s+the\s+)?(tele)?phone(\s+calls?)?\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing|impossible)
             | (doesn't|does\s+not|don't|do\s+not)\s+(like|want)\s+(using\s+|to\s+use\s+)?(the\s+)?(tele)?phone
             | rather\s+not\s+(\w+\s+)?(tele)?phone
-            | (tele)?phone\s*(contact|appointments?|calls?)?\s*(ok|acceptable|suitable)?\s*[:?]\s*no\b")
+            | (tele)?phone\s*(contact|appointments?|calls?|consultations?)\s*(ok|acceptable|suitable)?\s*[:?]\s*no\b
+            | (tele)?phone\s+(calls?|appointments?|contact)\s+(is|are)\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing)
+            | struggles?\s+(with|on)\s+(the\s+)?(tele)?phone
+            | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(would|will)\s+not\s+be\s+(suitable|appropriate|acceptable|possible)")
         .expect("static pattern compiles")
     });
     static OK: LazyLock<Regex> = LazyLock::new(|| {
@@ -180,7 +183,7 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (online|virtual|remote|face[\s-]to[\s-]face)\s+(or|and|/)\s+(tele)?phone
             | (preference|prefers?|preferring)\s+for\s+(tele)?phone | consent\w*\s+to\s+(tele)?phone
             | (would\s+like|wants?|requests?|requested|asked\s+for)\s+(a\s+)?(tele)?phone\s+(appointments?|sessions?|contact|therapy|support|cbt|assessments?|consultations?)
-            | (tele)?phone\s*(contact|appointments?|calls?)?\s*(ok|acceptable|suitable)?\s*[:?]\s*(yes|y)\b
+            | (tele)?phone\s*(contact|appointments?|calls?|consultations?)\s*(ok|acceptable|suitable)?\s*[:?]\s*(yes|y)\b
             | prefers?\s+(\w+\s+)?(tele)?phone | (by|over\s+the)\s+(tele)?phone
             | happy\s+(to\s+be\s+contacted\s+by|with|to\s+have|for|to\s+receive)\s+(a\s+)?(tele)?phone
             | happy\s+to\s+be\s+(tele)?phoned | (can|could|may)\s+be\s+(tele)?phoned
@@ -347,6 +350,11 @@ mod tests {
             telephone_ok("He doesn't like using the phone."),
             Some(false)
         );
+        assert_eq!(
+            telephone_ok("You said that you struggle with the phone."),
+            Some(false)
+        );
+        assert_eq!(telephone_ok("Home phone: no landline"), None);
         assert_eq!(telephone_ok("He is happy to be phoned."), Some(true));
         assert_eq!(
             telephone_ok("She would prefer evening telephone appointments."),

@@ -112,12 +112,18 @@ fn greets(greeted: &str, name: &PersonName) -> bool {
         .collect();
     let family = name.family.to_lowercase();
     let first = name.given.first().map(|g| g.to_lowercase());
+    // "Mrs J Whittaker" greeted "Dear Julie": a lone first name with the same initial.
+    let lone = words.len() == 1 && names::title(words[0]).is_none();
     words.iter().any(|w| {
         let w = w.to_lowercase();
         w == family
-            || (first
-                .as_ref()
-                .is_some_and(|f| f.chars().count() > 1 && *f == w))
+            || first.as_ref().is_some_and(|f| {
+                if f.chars().count() > 1 {
+                    *f == w
+                } else {
+                    lone && w.starts_with(f.as_str())
+                }
+            })
     })
 }
 
@@ -168,6 +174,14 @@ mod tests {
         assert!(doc.to_patient);
         assert_eq!(doc.zone_at(0), Zone::Patient);
         assert_eq!(doc.zone_at(text.find("MSK").unwrap()), Zone::Letterhead);
+    }
+
+    #[test]
+    fn an_initial_in_the_address_block_matches_a_first_name_greeting() {
+        let text = "Pain Service\n\nMrs J WHITTAKER\n27 Lime Grove\nChorley PR7 2DS\n\nDear Julie\n\nText.\n";
+        assert!(Doc::read(text).to_patient);
+        let text = "Pain Service\n\nMrs J WHITTAKER\n27 Lime Grove\nChorley PR7 2DS\n\nDear Kate\n\nText.\n";
+        assert!(!Doc::read(text).to_patient);
     }
 
     #[test]

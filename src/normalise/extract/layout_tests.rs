@@ -241,3 +241,26 @@ fn a_phone_with_a_bracketed_label_or_in_prose_is_the_patients() {
     );
     assert_eq!(r.patient.phone.as_deref(), Some("07700900123"));
 }
+
+#[test]
+fn a_form_in_pipe_tables_gives_the_patient() {
+    let r = read(
+        "Referral | Talking Therapies\n\n| Patient name | Mr Oliver James FENWICK |\n| Date of birth | 06/06/1990 |\n\nReason for referral\nOliver is a 36-year-old postman with chronic low back pain. He would like to try CBT.\n\nReferrer: Dr Stella Morgan, GP, Hollybank Medical Centre\n",
+    );
+    assert_eq!(r.patient.family_name.as_deref(), Some("Fenwick"));
+    assert_eq!(r.patient.given_names, vec!["Oliver", "James"]);
+    assert_eq!(r.diagnoses, vec!["Chronic low back pain"]);
+}
+
+#[test]
+fn a_letter_to_the_patient_that_has_done_the_referral_is_one() {
+    let r = read(
+        "Pain Service\n\nMrs J WHITTAKER\n27 Lime Grove\nChorley PR7 2DS\n\nDear Julie\n\nYou agreed that I should refer you to Talking Therapies, and I have done this today, asking them to offer you a course of CBT for persistent pain.\n\nWith best wishes\n\nSarah Lomax\n",
+    );
+    assert!(r.is_referral);
+    assert_eq!(r.patient.family_name.as_deref(), Some("Whittaker"));
+    assert_eq!(
+        r.requested_service.as_deref(),
+        Some("a course of CBT for persistent pain")
+    );
+}

@@ -30,7 +30,7 @@ static GAD7: LazyLock<Regex> =
 
 /// "scored 18 on the PHQ-9".
 static SCORE_FIRST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(\d{1,2})(?:\s*/\s*\d\d)?\s+(?:points\s+)?(?:on|in|for)\s+(?:the\s+|her\s+|his\s+|their\s+|a\s+)?(phq[\s\-]?9|gad[\s\-]?7)\b")
+    Regex::new(r"(?i)\b(\d{1,2})(?:\s*(?:/|out\s+of)\s*\d\d)?\s+(?:points\s+)?(?:on|in|for)\s+(?:the\s+|her\s+|his\s+|their\s+|a\s+)?(phq[\s\-]?9|gad[\s\-]?7)\b")
         .expect("static pattern compiles")
 });
 
@@ -205,6 +205,7 @@ mod tests {
             "Dear Sir\n\nPHQ-9: 18 (moderately severe). GAD7 = 12.",
             "Dear Sir\n\nPatient Health Questionnaire (PHQ-9) score 18. GAD\u{2011}7 \u{2013} 12.",
             "Dear Sir\n\nHer PHQ-9 has gone from 11 to 18 and GAD-7 is 12.",
+            "Dear Sir\n\nShe scored 18 out of 27 on the PHQ-9 and 12 on the GAD-7.",
         ] {
             assert_eq!(scores(text), (None, None, Some(18), Some(12)), "{text}");
         }

@@ -25,7 +25,7 @@ pub(super) struct Found {
 
 /// A label that introduces the patient's name.
 static NAME_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:re|patient(?:'s)?(?:\s+(?:name|details))?|name|full\s+name|regarding|referral(?:\s+for)?|subject|client)(?:\s*[:.\-]\s*|\s{2,}|\t\s*)")
+    Regex::new(r"(?i)^\s*\|?\s*(?:re|patient(?:'s)?(?:\s+(?:name|details))?|name|full\s+name|regarding|referral(?:\s+for)?|subject|client)(?:\s*[:.\-]\s*|\s{2,}|\t\s*|\s*\|\s*)")
         .expect("static pattern compiles")
 });
 
