@@ -52,6 +52,9 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         | not\s+worth\s+living
         | ways\s+to\s+(die|end\s+(it|things))
         | thoughts\s+of\s+(death|dying|ending\s+it)
+        | (thought|thinks|thinking|thoughts)\s+(about|of)\s+(ending\s+(it|things|(her|his|their)\s+(own\s+)?life)|taking\s+(her|his|their)\s+(own\s+)?life|not\s+being\s+(here|alive|around))
+        | end(s|ing)?\s+it\s+all | death\s+wish | stockpil\w+
+        | (jump|jumps|jumping|jumped)\s+(off|from|in\s+front\s+of)\s+(a|the)\s+(bridge|train|building|car|cliff|roof)
         | (cut|cuts|cutting|burnt|burned|burns|burning|scratch\w*)\s+(her|his|their)\s+((fore)?arms?|wrists?|legs?|thighs?|skin|hands?|stomach)
         | (cut|cuts|cutting|burnt|burned|burns|burning|hitting|strangl\w+)\s+(her|him|them)sel(f|ves)
         # Thoughts or urges to hurt anyone, including the patient ('thoughts of seriously
@@ -304,6 +307,21 @@ mod tests {
             let f = risk(text);
             assert!(f.mentioned && !f.current, "{text}");
         }
+    }
+
+    #[test]
+    fn other_wordings_of_suicidal_thoughts_are_risk() {
+        for text in [
+            "She has thought about ending it all.",
+            "He has been thinking about taking his own life.",
+            "She has had thoughts of not being around.",
+            "He describes a passive death wish.",
+            "She admits to stockpiling her tablets.",
+            "He has thought of jumping in front of a train.",
+        ] {
+            assert!(risk(text).mentioned, "{text}");
+        }
+        assert!(!risk("She denies any thoughts of ending it all.").mentioned);
     }
 
     #[test]
