@@ -264,3 +264,38 @@ fn a_letter_to_the_patient_that_has_done_the_referral_is_one() {
         Some("a course of CBT for persistent pain")
     );
 }
+
+#[test]
+fn more_ways_of_asking_name_the_service() {
+    for (ask, want) in [
+        (
+            "I would like to request an assessment for CBT.",
+            "an assessment for CBT",
+        ),
+        (
+            "I would be very grateful if she could be assessed for suitability for psychological therapy.",
+            "psychological therapy",
+        ),
+        (
+            "Could your service offer her some support with her mood?",
+            "some support with her mood",
+        ),
+        (
+            "I would be grateful if you could see this lady with a view to CBT for chronic pain.",
+            "CBT for chronic pain",
+        ),
+        (
+            "I'd be grateful if she could access your pain management programme.",
+            "pain management programme",
+        ),
+        (
+            "I would be grateful if you could arrange EMDR for her.",
+            "EMDR",
+        ),
+    ] {
+        let r = read(&format!(
+            "Pain Clinic\n\nDear Colleague\n\nRe: Mrs Jane SMITH, DOB 01/02/1970\n\n{ask}\n\nYours sincerely\n\nDr Ann Lee\n"
+        ));
+        assert_eq!(r.requested_service.as_deref(), Some(want), "{ask}");
+    }
+}

@@ -180,7 +180,11 @@ static ASKS: LazyLock<[Regex; 3]> = LazyLock::new(|| {
         | \bconsider(?:ing)?\s+(?:her|him|them)\s+for\s+
         | \bfor\s+(?:you|her|him|them)\s+to\s+be\s+(?:offered|considered\s+for|(?:seen|assessed)\s+for)\s+
         | \bplease\s+consider\s+(?:her|him|them)\s+for\s+
-        | \basking\s+(?:them|the\s+service|the\s+team)\s+to\s+(?:offer|provide|arrange)\s+(?:you|her|him|them)\s+";
+        | \basking\s+(?:them|the\s+service|the\s+team)\s+to\s+(?:offer|provide|arrange)\s+(?:you|her|him|them)\s+
+        | \b(?:could|can|would)\s+(?:you|your\s+(?:service|team)|the\s+(?:service|team))\s+(?:please\s+)?(?:kindly\s+)?(?:offer|provide|arrange)\s+(?:(?:her|him|them)\s+)?(?:with\s+)?
+        | \b(?:she|he|they)\s+(?:could|can|would|might)\s+(?:please\s+)?access\s+
+        | \bwith\s+a\s+view\s+to\s+(?:offering\s+(?:her|him|them)\s+)?
+        | \b(?:to|am|is|are)\s+request(?:ing)?\s+";
     let referral_for = r"(?ix)
         \brefer(?:ral|ring\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+)|red\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+)|\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+))\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+
         | \bto\s+be\s+referred\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+
@@ -305,6 +309,25 @@ fn ask(prose: &str) -> Option<(String, usize, usize, bool)> {
                 && CLAUSE_VERB.is_match(&service[and..])
             {
                 service = trim_phrase(&service[..and]);
+            }
+            // "assessed for suitability for psychological therapy", "EMDR for her".
+            for lead in [
+                "suitability for ",
+                "consideration of ",
+                "consideration for ",
+            ] {
+                if let Some(rest) = service.get(lead.len()..)
+                    && service
+                        .get(..lead.len())
+                        .is_some_and(|h| h.eq_ignore_ascii_case(lead))
+                {
+                    service = rest;
+                }
+            }
+            for tail in [" for her", " for him", " for them"] {
+                if let Some(head) = service.strip_suffix(tail) {
+                    service = head;
+                }
             }
             // "considered for your pain management group": the service, not "your".
             if let (Some(head), Some(rest)) = (service.get(..5), service.get(5..))
