@@ -185,6 +185,9 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (tele)?phone\s+(or|and|/)\s+(online|virtual|remote|e-?mail|text|face[\s-]to[\s-]face)
             | (online|virtual|remote|face[\s-]to[\s-]face)\s+(or|and|/)\s+(tele)?phone
             | (preference|prefers?|preferring)\s+for\s+(tele)?phone | consent\w*\s+to\s+(tele)?phone
+            | (open|agreeable|amenable|willing)\s+to\s+(a\s+)?(tele)?phone
+            | (tele)?phone\s+(contact|appointments?|calls?|sessions?)[^.;]{0,30}?\bsuits?\b
+            | (tele)?phone\s+(\w+\s+)?(is|are)\s+(her|his|their)\s+preferen
             | (would\s+like|wants?|requests?|requested|asked\s+for)\s+(a\s+)?(tele)?phone\s+(appointments?|sessions?|contact|therapy|support|cbt|assessments?|consultations?)
             | (tele)?phone\s*(contact|appointments?|calls?|consultations?)\s*(ok|acceptable|suitable)?\s*[:?]\s*(yes|y)\b
             | prefers?\s+(\w+\s+)?(tele)?phone | (by|over\s+the)\s+(tele)?phone
@@ -373,6 +376,18 @@ mod tests {
             Some(false)
         );
         assert_eq!(telephone_ok("Home phone: no landline"), None);
+        assert_eq!(
+            telephone_ok("She is open to telephone therapy."),
+            Some(true)
+        );
+        assert_eq!(
+            telephone_ok("Telephone contact in the afternoon suits her best."),
+            Some(true)
+        );
+        assert_eq!(
+            telephone_ok("Telephone appointments are her preference."),
+            Some(true)
+        );
         assert_eq!(telephone_ok("He is happy to be phoned."), Some(true));
         assert_eq!(
             telephone_ok("She would prefer evening telephone appointments."),
