@@ -299,3 +299,11 @@ fn more_ways_of_asking_name_the_service() {
         assert_eq!(r.requested_service.as_deref(), Some(want), "{ask}");
     }
 }
+
+#[test]
+fn asking_the_gp_to_arrange_it_is_not_a_referral() {
+    let r = read(
+        "Rheumatology\n\nDr Bob Hart\nHill Surgery\nLeeds\n\nDear Dr Hart\n\nRe: Mrs Jane SMITH, DOB 01/02/1970\n\nI think a referral to Talking Therapies would be helpful and she agrees; I would be grateful if you could arrange this.\n\nYours sincerely\n\nDr Ann Lee\n",
+    );
+    assert!(!r.is_referral);
+}

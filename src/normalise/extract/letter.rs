@@ -205,7 +205,7 @@ static SERVICE_END: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static ASKS_GP_TO_REFER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:could|would|can|please)\s+(?:you\s+)?(?:kindly\s+|please\s+)?(?:consider\s+)?(?:re-?)?refer(?:ring)?\s+(?:her|him|them)\b|\byou\s+(?:may|might)\s+(?:wish|want|like)\s+to\s+(?:consider\s+)?(?:re-?)?refer|\b(?:suggest|recommend)\w*\s+(?:that\s+)?(?:you\s+)?(?:consider\s+)?(?:a\s+)?(?:(?:she|he|they|her|him|them)\s+(?:is\s+|be\s+)?)?(?:re-?)?referr?(?:al|ed|ing)?\b").expect("static pattern compiles")
+    Regex::new(r"(?i)\b(?:could|would|can|please)\s+(?:you\s+)?(?:kindly\s+|please\s+)?(?:consider\s+)?(?:re-?)?refer(?:ring)?\s+(?:her|him|them)\b|\byou\s+(?:may|might)\s+(?:wish|want|like)\s+to\s+(?:consider\s+)?(?:re-?)?refer|\b(?:suggest|recommend)\w*\s+(?:that\s+)?(?:you\s+)?(?:consider\s+)?(?:a\s+)?(?:(?:she|he|they|her|him|them)\s+(?:is\s+|be\s+)?)?(?:re-?)?referr?(?:al|ed|ing)?\b|\b(?:could|would|can|please)\s+(?:you\s+)?(?:kindly\s+|please\s+)?(?:arrange|make|organise|action)\s+(?:this|that|the|such\s+a)(?:\s+referral)?\b").expect("static pattern compiles")
 });
 
 static CLAUSE_VERB: LazyLock<Regex> = LazyLock::new(|| {
