@@ -28,6 +28,12 @@ static MARKING: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
+/// A greeting to no one in particular.
+static GENERIC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(colleagues?|team|sir|madam|all|whom|friends?|doctor|talking|iapt|psycholog\w*|therap\w*|service|wellbeing|mental|nhs)\b")
+        .expect("static pattern compiles")
+});
+
 static POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b[A-Z]{1,2}[0-9][0-9A-Z]?\s?[0-9][A-Z]{2}\b").expect("static pattern compiles")
 });
@@ -60,8 +66,15 @@ pub(super) fn mark(lines: &[Line<'_>], zones: &mut [Zone], salutation: Option<us
         };
         if let Some(name) = names::parse(lines[head].text, false)
             && is_home_address(lines, head, end)
-            && greets(greeted, &name)
         {
+            // Greeted by name: the letter is written to the patient. Greeted as a team
+            // or colleague: the name and home address over it are the patient's details
+            // (the form a referral template prints where an addressee would be).
+            let to_patient = greets(greeted, &name);
+            if !to_patient && !GENERIC.is_match(greeted) {
+                i = end;
+                continue;
+            }
             let was_letterhead = zones[i] == Zone::Letterhead;
             for zone in &mut zones[i..end] {
                 *zone = Zone::Patient;
@@ -69,7 +82,7 @@ pub(super) fn mark(lines: &[Line<'_>], zones: &mut [Zone], salutation: Option<us
             if was_letterhead {
                 promote_letterhead(lines, zones, end, s);
             }
-            return true;
+            return to_patient;
         }
         i = end;
     }
@@ -185,11 +198,21 @@ mod tests {
     }
 
     #[test]
+    fn a_home_address_over_a_greeting_to_a_team_is_the_patients_block() {
+        let text = "Clinic\n\nMrs Jo Hart\n2 Mill Lane, Leeds LS1 2AB\n\nDear Colleague\n\nText.\n";
+        let doc = Doc::read(text);
+        assert!(!doc.to_patient);
+        assert_eq!(doc.zone_at(text.find("Mrs Jo").unwrap()), Zone::Patient);
+        let text = "Clinic\n\nMrs Jo Hart\n2 Mill Lane, Leeds LS1 2AB\n\nDear Mrs Brown\n\nText.\n";
+        let doc = Doc::read(text);
+        assert_ne!(doc.zone_at(text.find("Mrs Jo").unwrap()), Zone::Patient);
+    }
+
+    #[test]
     fn a_colleague_or_a_practice_is_not_the_patient() {
         for text in [
             "Clinic\n\nDr Kieran Walsh\nOld Town Surgery\nSwindon SN1 1AA\n\nDear Dr Walsh\n\nText.\n",
             "Clinic\n\nMrs Jo Hart\nService Manager\n2 Mill Lane, Leeds LS1 2AB\n\nDear Mrs Hart\n\nText.\n",
-            "Clinic\n\nMrs Jo Hart\n2 Mill Lane, Leeds LS1 2AB\n\nDear Colleague\n\nText.\n",
         ] {
             assert!(!Doc::read(text).to_patient, "{text}");
         }

@@ -307,3 +307,13 @@ fn asking_the_gp_to_arrange_it_is_not_a_referral() {
     );
     assert!(!r.is_referral);
 }
+
+#[test]
+fn a_patient_block_where_the_addressee_would_be_gives_the_patient() {
+    let r = read(
+        "Hill Surgery\n1 Main Street, Leeds LS2 9AA\n\nMrs Jane Smith\n12 High Street\nLeeds LS1 1AA\n\n01/11/2026\n\nDear Talking Therapies team\n\nShe has fibromyalgia. Please offer her CBT.\n\nYours sincerely\n\nDr Ann Lee\nGP\n",
+    );
+    assert_eq!(r.patient.family_name.as_deref(), Some("Smith"));
+    assert_eq!(r.patient.postcode.as_deref(), Some("LS1 1AA"));
+    assert!(r.is_referral);
+}
