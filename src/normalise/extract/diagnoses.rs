@@ -43,7 +43,7 @@ static ITEM: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words that start a condition in prose.
 static HAS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:has\s+had|has\s+(?:also\s+|since\s+|now\s+)?developed|developed|has|you\s+(?:also\s+|now\s+)?have|(?:have|has|had)\s+(?:now\s+|recently\s+|also\s+)?diagnosed(?:\s+(?:her|him|them|you)\s+with)?|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|diagnosed\s+as|diagnosis\s+(?:is|was)|(?:physiotherapy|physio|treatment|rehabilitation|rehab|injections?|sessions?|attending\s+\w+)\s+for|(?:consistent|in\s+keeping)\s+with|fits?\s+(?:best\s+|well\s+)?with|present(?:s|ed|ing)\s+with|(?:saw\s+me|seen|attended|came\s+to\s+clinic)(?:\s+today)?\s+with|(?:lady|man|woman|gentleman|patient|farmer|teacher|worker|builder|driver|student|\d+[\s-]year[\s-]old(?:\s+[a-z]+){0,2})\s+with)\s+(?:(?:her|his|their|your)\s+)?")
+    Regex::new(r"(?i)\b(?:has\s+had|has\s+(?:also\s+|since\s+|now\s+)?developed|developed|has|you\s+(?:also\s+|now\s+)?have|(?:have|has|had)\s+(?:now\s+|recently\s+|also\s+)?diagnosed(?:\s+(?:her|him|them|you)\s+with)?|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|diagnosed\s+as|diagnosis\s+(?:is|was)|(?:physiotherapy|physio|treatment|rehabilitation|rehab|injections?|sessions?|attending\s+\w+)\s+for|(?:consistent|in\s+keeping)\s+with|fits?\s+(?:best\s+|well\s+)?with|present(?:s|ed|ing)\s+with|(?:saw\s+me|seen|attended|came\s+to\s+clinic)(?:\s+today)?\s+with|(?:lady|man|woman|gentleman|patient|farmer|teacher|worker|builder|driver|student|\d+[\s-]year[\s-]old(?:\s+[a-z]+){0,2})\s+with)\s+(?:(?:her|his|their|your)\s+)?|\bfor\s+(?:her|his|their|your)\s+(?:ongoing\s+|longstanding\s+)?")
         .expect("static pattern compiles")
 });
 
@@ -56,6 +56,12 @@ static CONDITION: LazyLock<Regex> = LazyLock::new(|| {
 /// "has become frightened ...", "has been off work": what follows is not a condition.
 static STARTS_WITH_VERB: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^(?:become|became|been|got|had|found|started|stopped|lost|made|given|tried|seen|struggled|felt|noticed|taken|done|gone|come|left|kept|needed|used|worked|asked|agreed|decided|completed|attended|responded|improved|worsened|reduced|increased|managed|continued|said|told|always|also|never|some|no|not|a\s+lot|little|good|poor|finished|returned|moved|missed|booked|received|enjoyed|joined|passed|retired|changed|written|spoken|asked)\b")
+        .expect("static pattern compiles")
+});
+
+/// Services and treatments named after a condition ("pain management programme").
+static NOT_A_CONDITION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(management|programme|clinic|service|team|relief|killers?|medication|appointment|review|injections?|relievers?)\b")
         .expect("static pattern compiles")
 });
 
@@ -295,6 +301,7 @@ fn from_prose(prose: &str) -> Option<(Vec<String>, usize, usize)> {
             if part.is_empty()
                 || !CONDITION.is_match(part)
                 || NEGATED.is_match(part)
+                || NOT_A_CONDITION.is_match(part)
                 || lower.starts_with("no ")
                 || lower.starts_with("not ")
                 || text::word_count(part) > 12
@@ -336,8 +343,22 @@ fn after_aside(sentence: &str, from: usize) -> Option<String> {
         Regex::new(r"(?i)^(?:is|was|has|had|have|she|he|they|her|his|it|i|we|this|that|there|then|now|so|would|will|can|could|feels?|finds?)\b")
             .expect("static pattern compiles")
     });
-    let m = AND.find_iter(sentence.get(from..)?).last()?;
-    let rest = sentence.get(from + m.end()..)?;
+    // "... pain and fatigue and, more recently, fibromyalgia": the phrase ended on
+    // "and" at the comma before an aside.
+    static ASIDE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*,\s*(?:more\s+recently|recently|latterly|also|since\s+then|in\s+addition|later)\s*,\s*")
+            .expect("static pattern compiles")
+    });
+    let after = sentence.get(from..)?;
+    let ends_on_and = sentence
+        .get(..from)?
+        .trim_end()
+        .to_ascii_lowercase()
+        .ends_with(" and");
+    let rest = match ASIDE.find(after).filter(|_| ends_on_and) {
+        Some(a) => &after[a.end()..],
+        None => &after[AND.find_iter(after).last()?.end()..],
+    };
     let part = trim_phrase(phrase(rest));
     (CONDITION.is_match(part)
         && !CLAUSE.is_match(part)
@@ -477,6 +498,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(items, vec!["Chronic back pain"]);
+        let (items, _, _) = from_prose(
+            "Following your assessment on 7 October for your chronic neck pain, we agreed a plan.",
+        )
+        .unwrap();
+        assert_eq!(items, vec!["Chronic neck pain"]);
+        assert!(from_prose("She was seen for her pain management programme review.").is_none());
+        let (items, _, _) = from_prose(
+            "Rosa has lupus with joint pain and fatigue and, more recently, fibromyalgia.",
+        )
+        .unwrap();
+        assert_eq!(
+            items,
+            vec!["Lupus with joint pain and fatigue", "Fibromyalgia"]
+        );
     }
 
     #[test]
