@@ -17,7 +17,7 @@ use super::text::{self, trim_phrase};
 
 /// A line that gives the patient's GP ("GP: Dr Simon Tarrant, Wilton Road Practice").
 static GP_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:registered\s+|usual\s+|patient'?s\s+|named\s+)?(?:gp|g\.p\.|general\s+practitioner)(?:\s+(?:name|details|practice|surgery))?\s*[:\-]\s*")
+    Regex::new(r"(?i)^\s*(?:(?:registered\s+|usual\s+|patient'?s\s+|named\s+)?(?:gp|g\.p\.|general\s+practitioner)(?:\s+(?:name|details|practice|surgery))?\s*[:\-]|registered\s+with\s*[:\-]?)\s*")
         .expect("static pattern compiles")
 });
 
@@ -169,12 +169,15 @@ fn read_gp_value(doc: &Doc<'_>, value: &str, at: usize, confidence: f64) -> GpFo
         segments
             .iter()
             .find(|s| PRACTICE_WORD.is_match(s))
+            .copied()
+            // "Dr Peter Holland (Riverside Surgery)".
+            .map(|s| s.trim_matches(['(', ')']))
             .or_else(|| {
-                segments.first().filter(|s| {
+                segments.first().copied().filter(|s| {
                     !s.chars().any(|c| c.is_ascii_digit()) && name.is_some() && !s.starts_with('(')
                 })
             })
-            .map(|s| clean_org(s))
+            .map(clean_org)
     };
     let ods = ODS
         .captures(value)
@@ -308,6 +311,8 @@ fn gp_addressee(doc: &Doc<'_>) -> Option<GpFound> {
         let practice = std::iter::once(trim_phrase(rest))
             .chain(next)
             .find(|s| PRACTICE_WORD.is_match(s))
+            // "Dr Peter Holland (Riverside Surgery)".
+            .map(|s| s.trim_matches(['(', ')']))
             .map(clean_org);
         if let Some(practice) = practice {
             let (start, end) = (line.start, line.end());

@@ -317,3 +317,27 @@ fn a_patient_block_where_the_addressee_would_be_gives_the_patient() {
     assert_eq!(r.patient.postcode.as_deref(), Some("LS1 1AA"));
     assert!(r.is_referral);
 }
+
+#[test]
+fn gp_lines_with_the_practice_in_brackets_or_registered_with() {
+    for (line, name) in [
+        (
+            "Usual GP: Dr Peter Holland (Riverside Surgery)",
+            "Dr Peter Holland",
+        ),
+        (
+            "Registered with: Dr Holland, Riverside Surgery",
+            "Dr Holland",
+        ),
+    ] {
+        let r = read(&format!(
+            "Pain Clinic\n\nDear Colleague\n\nRe: Mrs Jane SMITH, DOB 01/02/1970\n{line}\n\nPlease offer her CBT.\n\nYours sincerely\n\nDr Ann Lee\n"
+        ));
+        assert_eq!(r.gp.name.as_deref(), Some(name), "{line}");
+        assert_eq!(
+            r.gp.practice.as_deref(),
+            Some("Riverside Surgery"),
+            "{line}"
+        );
+    }
+}
