@@ -71,7 +71,11 @@ pub(super) fn mark(lines: &[Line<'_>], zones: &mut [Zone], salutation: Option<us
             // or colleague: the name and home address over it are the patient's details
             // (the form a referral template prints where an addressee would be).
             let to_patient = greets(greeted, &name);
-            if !to_patient && !GENERIC.is_match(greeted) {
+            // A sender's own name and address heading the letter signs it too.
+            let signs = zones.iter().zip(lines).any(|(z, l)| {
+                *z == Zone::Signature && l.text.to_lowercase().contains(&name.family.to_lowercase())
+            });
+            if signs || (!to_patient && !GENERIC.is_match(greeted)) {
                 i = end;
                 continue;
             }
@@ -206,6 +210,13 @@ mod tests {
         let text = "Clinic\n\nMrs Jo Hart\n2 Mill Lane, Leeds LS1 2AB\n\nDear Mrs Brown\n\nText.\n";
         let doc = Doc::read(text);
         assert_ne!(doc.zone_at(text.find("Mrs Jo").unwrap()), Zone::Patient);
+    }
+
+    #[test]
+    fn a_senders_own_letterhead_is_not_the_patient() {
+        let text = "Jane Doe MCSP\n12 High Street\nLeeds LS1 1AA\n\nDear Colleague\n\nText.\n\nYours sincerely\n\nJane Doe\nPhysiotherapist\n";
+        let doc = Doc::read(text);
+        assert_ne!(doc.zone_at(0), Zone::Patient);
     }
 
     #[test]
