@@ -47,10 +47,14 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         | not\s+want(s|ed|ing)?\s+to\s+(be\s+here|be\s+alive|live|wake\s+up|go\s+on|carry\s+on|exist)
         | (wish|wishes|wishing|wished)\s+(she|he|they|i)\s+(was|were)\s+(dead|not\s+here|not\s+alive|gone)
         | better\s+off\s+(dead|without\s+(her|him|them|me))
+        | (wish|wishes|wished|wishing|hopes?|hoped|hoping|prays?|prayed|praying)\s+(that\s+)?((she|he|they|i)\s+(would|will|could)\s+)?(not|never)\s+(to\s+)?wake\s+up
         | no\s+(point|reason)\s+(in\s+)?(living|going\s+on|to\s+live|to\s+go\s+on|carrying\s+on|being\s+alive)
         | not\s+worth\s+living
         | ways\s+to\s+(die|end\s+(it|things))
         | thoughts\s+of\s+(death|dying|ending\s+it)
+        | (thought|thinks|thinking|thoughts)\s+(about|of)\s+(ending\s+(it|things|(her|his|their)\s+(own\s+)?life)|taking\s+(her|his|their)\s+(own\s+)?life|not\s+being\s+(here|alive|around))
+        | end(s|ing)?\s+it\s+all | death\s+wish | stockpil\w+
+        | (jump|jumps|jumping|jumped)\s+(off|from|in\s+front\s+of)\s+(a|the)\s+(bridge|train|building|car|cliff|roof)
         | (cut|cuts|cutting|burnt|burned|burns|burning|scratch\w*)\s+(her|his|their)\s+((fore)?arms?|wrists?|legs?|thighs?|skin|hands?|stomach)
         | (cut|cuts|cutting|burnt|burned|burns|burning|hitting|strangl\w+)\s+(her|him|them)sel(f|ves)
         # Thoughts or urges to hurt anyone, including the patient ('thoughts of seriously
@@ -82,7 +86,7 @@ static OTHERS_SUICIDE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PAST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer)\b")
+    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|at\s+the\s+age\s+of\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer)\b")
         .expect("static pattern compiles")
 });
 
@@ -165,13 +169,28 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(is\s+|are\s+)?not\s+(suitable|appropriate|acceptable|possible)
             | not\s+suitable\s+for\s+(tele)?phone
             | (unable\s+to|cannot|can't|struggles?\s+to|does\s+not|doesn't|do\s+not|don't|would\s+not|wouldn't)\s+(use|manage|cope\s+with|hear\s+on)\s+(the\s+)?(tele)?phone
-            | only\s+(be\s+able\s+to\s+)?(attend|manage|do|have|be\s+seen\s+in)\s+(a\s+)?face[\s-]to[\s-]face")
+            | only\s+(be\s+able\s+to\s+)?(attend|manage|do|have|be\s+seen\s+in)\s+(a\s+)?face[\s-]to[\s-]face
+            | (finds?|found)\s+(the\s+|using\s+the\s+)?(tele)?phone(\s+calls?)?\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing|impossible)
+            | (doesn't|does\s+not|don't|do\s+not)\s+(like|want)\s+(using\s+|to\s+use\s+)?(the\s+)?(tele)?phone
+            | rather\s+not\s+(\w+\s+)?(tele)?phone
+            | (tele)?phone\s*(contact|appointments?|calls?|consultations?)\s*(ok|acceptable|suitable)?\s*[:?]\s*no\b
+            | (tele)?phone\s+(calls?|appointments?|contact)\s+(is|are)\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing)
+            | struggles?\s+(with|on)\s+(the\s+)?(tele)?phone
+            | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(would|will)\s+not\s+be\s+(suitable|appropriate|acceptable|possible)")
         .expect("static pattern compiles")
     });
     static OK: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?x)
-            (tele)?phone\s+(contact\s+|appointments?\s+|sessions?\s+|cbt\s+)?(is\s+|are\s+|would\s+be\s+)?(preferred|fine|ok|okay|acceptable|suitable|ideal|best)
-            | prefers?\s+(tele)?phone | (by|over\s+the)\s+(tele)?phone
+            (tele)?phone\s+(contact\s+|appointments?\s+|sessions?\s+|cbt\s+|consultations?\s+|assessments?\s+|therapy\s+|support\s+|calls?\s+|follow[\s-]?ups?\s+)?(is\s+|are\s+|would\s+be\s+)?(preferred|fine|ok|okay|acceptable|suitable|ideal|best)
+            | (tele)?phone\s+(or|and|/)\s+(online|virtual|remote|e-?mail|text|face[\s-]to[\s-]face)
+            | (online|virtual|remote|face[\s-]to[\s-]face)\s+(or|and|/)\s+(tele)?phone
+            | (preference|prefers?|preferring)\s+for\s+(tele)?phone | consent\w*\s+to\s+(tele)?phone
+            | (open|agreeable|amenable|willing)\s+to\s+(a\s+)?(tele)?phone
+            | (tele)?phone\s+(contact|appointments?|calls?|sessions?)[^.;]{0,30}?\bsuits?\b
+            | (tele)?phone\s+(\w+\s+)?(is|are)\s+(her|his|their)\s+preferen
+            | (would\s+like|wants?|requests?|requested|asked\s+for)\s+(a\s+)?(tele)?phone\s+(appointments?|sessions?|contact|therapy|support|cbt|assessments?|consultations?)
+            | (tele)?phone\s*(contact|appointments?|calls?|consultations?)\s*(ok|acceptable|suitable)?\s*[:?]\s*(yes|y)\b
+            | prefers?\s+(\w+\s+)?(tele)?phone | (by|over\s+the)\s+(tele)?phone
             | happy\s+(to\s+be\s+contacted\s+by|with|to\s+have|for|to\s+receive)\s+(a\s+)?(tele)?phone
             | happy\s+to\s+be\s+(tele)?phoned | (can|could|may)\s+be\s+(tele)?phoned
             | (tele)?phone\s+(or|and|/)\s+video | video\s+(or|and|/)\s+(tele)?phone
@@ -245,8 +264,11 @@ mod tests {
             "He told me today that he has had thoughts of not wanting to be here and has looked up ways to end his life, although he has not made any plans.",
         );
         assert!(f.mentioned && f.current);
+        assert!(!risk("He could not wake up in the mornings on amitriptyline.").mentioned);
         assert!(risk("She feels she would be better off dead.").mentioned);
         assert!(risk("He says there is no point in living.").mentioned);
+        let f = risk("He has sometimes wished he would not wake up, but denies any plan.");
+        assert!(f.mentioned && f.current);
     }
 
     #[test]
@@ -283,10 +305,26 @@ mod tests {
             "She no longer has suicidal thoughts.",
             "He has not self-harmed since 2015.",
             "Took an overdose when she was 19.",
+            "She took an overdose at the age of 17.",
         ] {
             let f = risk(text);
             assert!(f.mentioned && !f.current, "{text}");
         }
+    }
+
+    #[test]
+    fn other_wordings_of_suicidal_thoughts_are_risk() {
+        for text in [
+            "She has thought about ending it all.",
+            "He has been thinking about taking his own life.",
+            "She has had thoughts of not being around.",
+            "He describes a passive death wish.",
+            "She admits to stockpiling her tablets.",
+            "He has thought of jumping in front of a train.",
+        ] {
+            assert!(risk(text).mentioned, "{text}");
+        }
+        assert!(!risk("She denies any thoughts of ending it all.").mentioned);
     }
 
     #[test]
@@ -307,7 +345,54 @@ mod tests {
             Some(false)
         );
         assert_eq!(telephone_ok("Please see soon."), None);
+        assert_eq!(
+            telephone_ok("Telephone consultations are acceptable."),
+            Some(true)
+        );
+        assert_eq!(telephone_ok("Telephone contact: Yes"), Some(true));
+        assert_eq!(telephone_ok("Telephone contact: No"), Some(false));
+        assert_eq!(
+            telephone_ok("He has a preference for telephone sessions."),
+            Some(true)
+        );
+        assert_eq!(
+            telephone_ok("She would like telephone appointments."),
+            Some(true)
+        );
+        assert_eq!(
+            telephone_ok("Happy with face to face or telephone."),
+            Some(true)
+        );
+        assert_eq!(
+            telephone_ok("She finds the telephone very difficult with her hearing aids."),
+            Some(false)
+        );
+        assert_eq!(
+            telephone_ok("He doesn't like using the phone."),
+            Some(false)
+        );
+        assert_eq!(
+            telephone_ok("You said that you struggle with the phone."),
+            Some(false)
+        );
+        assert_eq!(telephone_ok("Home phone: no landline"), None);
+        assert_eq!(
+            telephone_ok("She is open to telephone therapy."),
+            Some(true)
+        );
+        assert_eq!(
+            telephone_ok("Telephone contact in the afternoon suits her best."),
+            Some(true)
+        );
+        assert_eq!(
+            telephone_ok("Telephone appointments are her preference."),
+            Some(true)
+        );
         assert_eq!(telephone_ok("He is happy to be phoned."), Some(true));
+        assert_eq!(
+            telephone_ok("She would prefer evening telephone appointments."),
+            Some(true)
+        );
         assert_eq!(
             telephone_ok("Happy to have telephone or video sessions"),
             Some(true)

@@ -42,7 +42,7 @@ static VALEDICTION: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static CC_START: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(cc|c\.c\.|copy\s+to|copies\s+to|copied\s+to|distribution)\b\s*[:.\-]?")
+    Regex::new(r"(?i)^\s*(?:(cc|c\.c\.|copy\s+to|copies\s+to|copied\s+to|distribution)\b|copy\s*:|copies\s*:)\s*[:.\-]?")
         .expect("static pattern compiles")
 });
 
@@ -56,6 +56,19 @@ static PATIENT_ANCHOR: LazyLock<Regex> = LazyLock::new(|| {
         | \bnhs\s*(no\b\.?|number\b|num\b)?\s*[:.\-]?\s*\d",
     )
     .expect("static pattern compiles")
+});
+
+/// Identity details proper (a date of birth or an NHS number), without the labels that
+/// a signature block may also use ("Name:").
+static IDENTITY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(d\.?\s?o\.?\s?b\b|date\s+of\s+birth|born\s+\d)|\bnhs\s*(no\b\.?|number\b|num\b)?\s*[:.\-]?\s*\d")
+        .expect("static pattern compiles")
+});
+
+/// A heading over the patient's details, wherever the template puts them.
+static PATIENT_HEADING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(patient(\s+(details|information|demographics))?|demographics)\s*:?\s*$")
+        .expect("static pattern compiles")
 });
 
 /// A line that is only a date, or a label and a date ("Date: 02/12/2024").
@@ -92,6 +105,9 @@ pub(super) struct Doc<'a> {
     pub zones: Vec<Zone>,
     pub salutation: Option<usize>,
     pub valediction: Option<usize>,
+    /// The letter is addressed to the patient ("Mr Imran Saeed / 41 Kings Road ..." over
+    /// "Dear Mr Saeed"): the salutation names the patient, not a colleague.
+    pub to_patient: bool,
     /// The flat text of the header, patient block and body: what the letter says, without
     /// letterhead, sign-off or cc list (offsets unchanged).
     pub prose: String,
@@ -120,6 +136,7 @@ impl<'a> Doc<'a> {
         mark_letterhead(&lines, &mut zones, salutation);
         mark_patient(&lines, &mut zones);
         mark_header(&lines, &mut zones, salutation);
+        let to_patient = super::addressee::mark(&lines, &mut zones, salutation);
         let flat = unwrap_prose(text, &lines, &zones);
         let mut doc = Doc {
             text,
@@ -128,6 +145,7 @@ impl<'a> Doc<'a> {
             zones,
             salutation,
             valediction,
+            to_patient,
             prose: String::new(),
         };
         doc.prose = doc.masked(&[Zone::Header, Zone::Patient, Zone::Body]);
@@ -230,12 +248,27 @@ fn looks_like_listing(s: &str) -> bool {
 
 fn mark_signature(lines: &[Line<'_>], zones: &mut [Zone], valediction: Option<usize>) {
     if let Some(v) = valediction {
-        for zone in zones.iter_mut().skip(v) {
-            match *zone {
-                Zone::Cc => break,
-                Zone::Blank => {}
-                _ => *zone = Zone::Signature,
+        // Templates that print the patient's details under the sign-off ("PATIENT
+        // DETAILS / Name: ... / DOB: ...") keep that paragraph out of the signature.
+        let stop = (v..lines.len())
+            .find(|&k| zones[k] == Zone::Cc)
+            .unwrap_or(lines.len());
+        let mut i = v;
+        while i < stop {
+            if zones[i] == Zone::Blank {
+                i += 1;
+                continue;
             }
+            let para = i..paragraph(lines, i).end.min(stop);
+            let identifies = i != v
+                && (PATIENT_HEADING.is_match(lines[i].text)
+                    || para.clone().any(|j| IDENTITY.is_match(lines[j].text)));
+            if !identifies {
+                for zone in &mut zones[para.clone()] {
+                    *zone = Zone::Signature;
+                }
+            }
+            i = para.end;
         }
         return;
     }

@@ -286,7 +286,7 @@ static SOMEONE_ELSES: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PHONE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(\b(tel|telephone|phone|mobile|mob|home|contact|landline|number|no|daytime|evening)\b[.:\s\-]*(?:no\.?|number)?[.:\s\-]*\(?|\b(called|contacted|reached|rung|phoned|texted|text)\s+on\s+)$")
+    Regex::new(r"(?i)(\b(tel|telephone|phone|mobile|mob|home|contact|landline|number|no|daytime|evening)\b(?:\s*\([a-z ,]{1,20}\))?[.:\s\-]*(?:no\.?|number)?[.:\s\-]*(?:(?:is|on)\s+)?\(?|\b(called|contacted|reached|rung|phoned|texted|text)\s+on\s+|\b(?:call|contact|ring|reach|text|phone)\w*\s+(?:(?:you|her|him|them)\s+)?(?:by\s+(?:tele)?phone\s+)?on\s+)$")
         .expect("static pattern compiles")
 });
 
@@ -360,7 +360,10 @@ fn email(doc: &Doc<'_>, sink: &mut Sink) {
         if NOT_PATIENTS.is_match(before) {
             continue;
         }
-        if doc.zones[i] == Zone::Patient || before.to_ascii_lowercase().contains("mail") {
+        // The words before it in the sentence, across a wrapped line.
+        let said = tail(doc.flat.get(..m.start()).unwrap_or_default(), 60).to_ascii_lowercase();
+        // "She can be contacted on 07700 900802 or rosa@example.com".
+        if doc.zones[i] == Zone::Patient || said.contains("mail") || said.contains("contacted") {
             sink.record.patient.email = Some(m.as_str().to_owned());
             sink.note("patient.email", m.start(), m.end(), 0.9);
             return;

@@ -14,7 +14,7 @@ use super::blocks::{Doc, Zone};
 use super::text::{self, capitalise_first, trim_phrase};
 
 static HEADING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:(?:clinical|working|principal|main|final)\s+)?(?:diagnos[ie]s|problems?(?:\s+list)?|impression|presenting\s+(?:problems?|complaints?)|conditions?)(?:\s*(?:/|and|&)\s*(?:diagnos[ie]s|problems?|issues))?\s*[:\-]?\s*")
+    Regex::new(r"(?i)^\s*(?:(?:clinical|working|principal|main|final|active|current|significant|major|ongoing)\s+)?(?:diagnos[ie]s|problems?(?:\s+list)?|impression|presenting\s+(?:problems?|complaints?)|conditions?)(?:\s*(?:/|and|&)\s*(?:diagnos[ie]s|problems?|issues))?\s*[:\-]?\s*")
         .expect("static pattern compiles")
 });
 
@@ -29,6 +29,13 @@ static REASON_HEADING: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
+/// The date a clinical system prints before a problem ("12-Mar-2019", "03/02/2021",
+/// "2019", "Mar 2019").
+static ITEM_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:\d{1,2}[\s/.\-](?:\d{1,2}|[a-z]{3,9})[\s/.\-]\d{2,4}|\d{4}(?:-\d\d){0,2}|[a-z]{3,9}\s+\d{4})\s*[:\-\u{2013}]?\s+")
+        .expect("static pattern compiles")
+});
+
 static ITEM: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(?:[-*\u{2022}\u{2013}]|\d{1,2}[.)]|[a-z][.)])\s+")
         .expect("static pattern compiles")
@@ -36,7 +43,7 @@ static ITEM: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words that start a condition in prose.
 static HAS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:has\s+had|has\s+(?:also\s+|since\s+|now\s+)?developed|developed|has|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|diagnosed\s+as|diagnosis\s+(?:is|was)|(?:physiotherapy|physio|treatment|rehabilitation|rehab|injections?|attending\s+\w+)\s+for|(?:consistent|in\s+keeping)\s+with|present(?:s|ed|ing)\s+with|(?:saw\s+me|seen|attended|came\s+to\s+clinic)(?:\s+today)?\s+with|(?:lady|man|woman|gentleman|patient|farmer|teacher|worker|builder|driver|student|\d+[\s-]year[\s-]old)\s+with)\s+")
+    Regex::new(r"(?i)\b(?:has\s+had|has\s+(?:also\s+|since\s+|now\s+)?developed|developed|has|you\s+(?:also\s+|now\s+)?have|(?:have|has|had)\s+(?:now\s+|recently\s+|also\s+)?diagnosed(?:\s+(?:her|him|them|you)\s+with)?|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|diagnosed\s+as|diagnosis\s+(?:is|was)|(?:physiotherapy|physio|treatment|rehabilitation|rehab|injections?|sessions?|attending\s+\w+)\s+for|(?:consistent|in\s+keeping)\s+with|fits?\s+(?:best\s+|well\s+)?with|present(?:s|ed|ing)\s+with|(?:saw\s+me|seen|attended|came\s+to\s+clinic)(?:\s+today)?\s+with|(?:lady|man|woman|gentleman|patient|farmer|teacher|worker|builder|driver|student|\d+[\s-]year[\s-]old(?:\s+[a-z]+){0,2})\s+with)\s+(?:(?:her|his|their|your)\s+)?|\bfor\s+(?:her|his|their|your)\s+(?:ongoing\s+|longstanding\s+)?")
         .expect("static pattern compiles")
 });
 
@@ -48,7 +55,19 @@ static CONDITION: LazyLock<Regex> = LazyLock::new(|| {
 
 /// "has become frightened ...", "has been off work": what follows is not a condition.
 static STARTS_WITH_VERB: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:become|became|been|got|had|found|started|stopped|lost|made|given|tried|seen|struggled|felt|noticed|taken|done|gone|come|left|kept|needed|used|worked|asked|agreed|decided|completed|attended|responded|improved|worsened|reduced|increased|managed|continued|said|told|always|also|never|some|no|not|a\s+lot|little|good|poor)\b")
+    Regex::new(r"(?i)^(?:become|became|been|got|had|found|started|stopped|lost|made|given|tried|seen|struggled|felt|noticed|taken|done|gone|come|left|kept|needed|used|worked|asked|agreed|decided|completed|attended|responded|improved|worsened|reduced|increased|managed|continued|said|told|always|also|never|some|no|not|a\s+lot|little|good|poor|finished|returned|moved|missed|booked|received|enjoyed|joined|passed|retired|changed|written|spoken|asked)\b")
+        .expect("static pattern compiles")
+});
+
+/// Services and treatments named after a condition ("pain management programme").
+static NOT_A_CONDITION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(management|programme|clinic|service|team|relief|killers?|medication|appointment|review|injections?|relievers?)\b")
+        .expect("static pattern compiles")
+});
+
+/// "your blood tests show no sign of inflammatory arthritis": a condition ruled out.
+static NEGATED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:no|not|without|never|nor)\b|\bruled\s+out\b|\bexcluded\b")
         .expect("static pattern compiles")
 });
 
@@ -140,6 +159,8 @@ fn continued(doc: &Doc<'_>, i: usize, inline: &str) -> (Vec<String>, usize) {
 fn listed(doc: &Doc<'_>, from: usize) -> (Vec<String>, usize) {
     let mut raw: Vec<String> = Vec::new();
     let mut end = 0;
+    // Items may all be indented under their heading; only a deeper indent continues one.
+    let base = doc.lines.get(from).map_or(0, |l| l.indent());
     for j in from..doc.lines.len() {
         let next = doc.lines[j];
         if next.is_blank() || raw.len() >= 12 {
@@ -160,7 +181,7 @@ fn listed(doc: &Doc<'_>, from: usize) -> (Vec<String>, usize) {
             {
                 break;
             }
-            None if next.indent() > 0 && !raw.is_empty() => {
+            None if next.indent() > base && !raw.is_empty() => {
                 if let Some(last) = raw.last_mut() {
                     last.push(' ');
                     last.push_str(next.text.trim());
@@ -221,6 +242,9 @@ fn clean_item(s: &str) -> Option<String> {
             _ => {}
         }
     }
+    // "12-Mar-2019   Chronic neck pain": a coded problem list dates each entry.
+    let out = out.trim_start();
+    let out = ITEM_DATE.find(out).map_or(out, |m| &out[m.end()..]);
     let cut = [" - ", " \u{2013} ", " \u{2014} "]
         .iter()
         .filter_map(|d| out.find(d))
@@ -270,11 +294,14 @@ fn from_prose(prose: &str) -> Option<(Vec<String>, usize, usize)> {
                 .filter(|(a, _)| *a < p.len())
                 .map(|(_, h)| h),
         );
+        found.extend(after_aside(&plain, p.len()));
         for part in found {
-            let part = trim_phrase(&part);
+            let part = without_trailing_link(trim_phrase(&part));
             let lower = part.to_lowercase();
             if part.is_empty()
                 || !CONDITION.is_match(part)
+                || NEGATED.is_match(part)
+                || NOT_A_CONDITION.is_match(part)
                 || lower.starts_with("no ")
                 || lower.starts_with("not ")
                 || text::word_count(part) > 12
@@ -303,6 +330,54 @@ fn from_prose(prose: &str) -> Option<(Vec<String>, usize, usize)> {
         }
     }
     (!items.is_empty()).then_some((items, first, last))
+}
+
+/// "gout, now well controlled on allopurinol, and knee osteoarthritis": after an aside
+/// that ended the first phrase, ", and" in the same sentence adds a second condition.
+fn after_aside(sentence: &str, from: usize) -> Option<String> {
+    static AND: LazyLock<Regex> = LazyLock::new(|| {
+        // The caller has written ", and" as "  and" (same length).
+        Regex::new(r"(?:,\s*|\s\s)and\s+(?:(?:also|a|an)\s+)?").expect("static pattern compiles")
+    });
+    static CLAUSE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^(?:is|was|has|had|have|she|he|they|her|his|it|i|we|this|that|there|then|now|so|would|will|can|could|feels?|finds?)\b")
+            .expect("static pattern compiles")
+    });
+    // "... pain and fatigue and, more recently, fibromyalgia": the phrase ended on
+    // "and" at the comma before an aside.
+    static ASIDE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*,\s*(?:more\s+recently|recently|latterly|also|since\s+then|in\s+addition|later)\s*,\s*")
+            .expect("static pattern compiles")
+    });
+    let after = sentence.get(from..)?;
+    let ends_on_and = sentence
+        .get(..from)?
+        .trim_end()
+        .to_ascii_lowercase()
+        .ends_with(" and");
+    let rest = match ASIDE.find(after).filter(|_| ends_on_and) {
+        Some(a) => &after[a.end()..],
+        None => &after[AND.find_iter(after).last()?.end()..],
+    };
+    let part = trim_phrase(phrase(rest));
+    (CONDITION.is_match(part)
+        && !CLAUSE.is_match(part)
+        && !STARTS_WITH_VERB.is_match(part)
+        && text::word_count(part) <= 6)
+        .then(|| part.to_owned())
+}
+
+/// "... joint pain and fatigue and" -> "... joint pain and fatigue": a phrase cut at a
+/// comma may end on the word that joined it to the next one.
+fn without_trailing_link(s: &str) -> &str {
+    let mut s = s;
+    while let Some((head, last)) = s.rsplit_once(' ') {
+        if !["and", "or", "with", "plus", "also"].contains(&last.to_ascii_lowercase().as_str()) {
+            break;
+        }
+        s = trim_phrase(head);
+    }
+    s
 }
 
 /// `s` with bracketed text replaced by spaces (same length), and where the brackets' insides were.
@@ -393,5 +468,69 @@ mod tests {
         .unwrap();
         assert_eq!(items, vec!["Chronic low back pain", "Fibromyalgia"]);
         assert!(from_prose("Her mother has rheumatoid arthritis.").is_none());
+        let (items, _, _) =
+            from_prose("She has a long history of fibromyalgia and IBS, and chronic fatigue.")
+                .unwrap();
+        assert_eq!(items, vec!["Fibromyalgia", "IBS", "Chronic fatigue"]);
+        let (items, _, _) = from_prose(
+            "You have fibromyalgia. The hand clinic have diagnosed complex regional pain syndrome.",
+        )
+        .unwrap();
+        assert_eq!(
+            items,
+            vec!["Fibromyalgia", "Complex regional pain syndrome"]
+        );
+        let (items, _, _) =
+            from_prose("Rosa has systemic lupus erythematosus with joint pain and fatigue and, more recently, fibromyalgia.")
+                .unwrap();
+        assert_eq!(
+            items[0],
+            "Systemic lupus erythematosus with joint pain and fatigue"
+        );
+        assert!(from_prose("He has finished the pain management programme.").is_none());
+        let (items, _, _) = from_prose(
+            "He has gout, now well controlled on allopurinol, and longstanding knee osteoarthritis.",
+        )
+        .unwrap();
+        assert_eq!(items, vec!["Gout", "Longstanding knee osteoarthritis"]);
+        let (items, _, _) = from_prose(
+            "She has chronic back pain, which began in 2019, and is struggling with the pain.",
+        )
+        .unwrap();
+        assert_eq!(items, vec!["Chronic back pain"]);
+        let (items, _, _) = from_prose(
+            "Following your assessment on 7 October for your chronic neck pain, we agreed a plan.",
+        )
+        .unwrap();
+        assert_eq!(items, vec!["Chronic neck pain"]);
+        assert!(from_prose("She was seen for her pain management programme review.").is_none());
+        let (items, _, _) = from_prose(
+            "Rosa has lupus with joint pain and fatigue and, more recently, fibromyalgia.",
+        )
+        .unwrap();
+        assert_eq!(
+            items,
+            vec!["Lupus with joint pain and fatigue", "Fibromyalgia"]
+        );
+    }
+
+    #[test]
+    fn coded_problem_lists_lose_their_dates() {
+        assert_eq!(
+            clean_item("12-Mar-2019   Chronic neck pain").as_deref(),
+            Some("Chronic neck pain")
+        );
+        assert_eq!(
+            clean_item("03/02/2021 Migraine").as_deref(),
+            Some("Migraine")
+        );
+        assert_eq!(
+            clean_item("2019 - Fibromyalgia").as_deref(),
+            Some("Fibromyalgia")
+        );
+        assert_eq!(
+            clean_item("Type 2 diabetes").as_deref(),
+            Some("Type 2 diabetes")
+        );
     }
 }

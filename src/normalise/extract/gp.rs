@@ -17,7 +17,7 @@ use super::text::{self, trim_phrase};
 
 /// A line that gives the patient's GP ("GP: Dr Simon Tarrant, Wilton Road Practice").
 static GP_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:registered\s+|usual\s+|patient'?s\s+|named\s+)?(?:gp|g\.p\.|general\s+practitioner)(?:\s+(?:name|details|practice|surgery))?\s*[:\-]\s*")
+    Regex::new(r"(?i)^\s*(?:(?:registered\s+|usual\s+|patient'?s\s+|named\s+)?(?:gp|g\.p\.|general\s+practitioner)(?:\s+(?:name|details|practice|surgery))?\s*[:\-]|registered\s+with\s*[:\-]?)\s*")
         .expect("static pattern compiles")
 });
 
@@ -41,7 +41,7 @@ static ODS: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PRACTICE_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(surgery|practice|medical\s+(?:centre|center|group|partnership)|health\s+(?:centre|center)|family\s+doctors|partnership)\b")
+    Regex::new(r"(?i)\b(surgery|practice|medical\s+(?:centre|center|group|partnership)|health\s+(?:centre|center)|primary\s+care\s+(?:centre|center)|family\s+doctors|partnership)\b|(?:&|\band)\s+partners\b")
         .expect("static pattern compiles")
 });
 
@@ -57,9 +57,12 @@ static GP_ROLE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static CC: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:cc|c\.c\.|copy\s+to|copies\s+to|copied\s+to|distribution(?:\s+list)?)\b\s*[:.\-]?\s*(?:(?:registered\s+)?gp\s*[:\-\u{2013}]\s*)?")
+    Regex::new(r"(?i)^\s*(?:cc|c\.c\.|copy\s+to|copies\s+to|copied\s+to|copy|copies|distribution(?:\s+list)?)\b\s*[:.\-]?\s*(?:(?:registered\s+)?gp\s*[:\-\u{2013}]\s*)?")
         .expect("static pattern compiles")
 });
+
+static TO_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*to\s*:\s*").expect("static pattern compiles"));
 
 /// True for a line that gives the patient's GP.
 pub(super) fn is_gp_line(line: &str) -> bool {
@@ -104,6 +107,14 @@ pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) -> Option<PersonName> {
         .or_else(|| gp_is_referrer(doc, sink, false))?;
     // A GP at the practice that wrote the letter: its code is in the letterhead.
     let home = letterhead_org(doc).map(|o| o.0);
+    // A practice's own letter ("Usual GP: Dr X" in an EMIS or SystmOne template)
+    // names the GP without the practice: it is the practice on the letterhead.
+    if found.practice.is_none()
+        && found.name.is_some()
+        && let Some(h) = home.as_deref().filter(|h| PRACTICE_WORD.is_match(h))
+    {
+        found.practice = Some(h.to_owned());
+    }
     let same = found.practice.as_deref().is_some_and(|p| {
         home.as_deref().is_some_and(|h| {
             let (h, p) = (h.to_lowercase(), p.to_lowercase());
@@ -158,12 +169,15 @@ fn read_gp_value(doc: &Doc<'_>, value: &str, at: usize, confidence: f64) -> GpFo
         segments
             .iter()
             .find(|s| PRACTICE_WORD.is_match(s))
+            .copied()
+            // "Dr Peter Holland (Riverside Surgery)".
+            .map(|s| s.trim_matches(['(', ')']))
             .or_else(|| {
-                segments.first().filter(|s| {
+                segments.first().copied().filter(|s| {
                     !s.chars().any(|c| c.is_ascii_digit()) && name.is_some() && !s.starts_with('(')
                 })
             })
-            .map(|s| clean_org(s))
+            .map(clean_org)
     };
     let ods = ODS
         .captures(value)
@@ -280,11 +294,15 @@ fn gp_addressee(doc: &Doc<'_>) -> Option<GpFound> {
     let header: Vec<usize> = doc.lines_in(Zone::Header).collect();
     for (k, &i) in header.iter().enumerate() {
         let line = doc.lines[i];
-        let Some(n) = names::parse(line.text, false).filter(|n| n.title.as_deref() == Some("Dr"))
+        // "To: Dr Hannah Kowalski, Sands End Surgery, London SW6 2PQ".
+        let value = TO_LABEL
+            .find(line.text)
+            .map_or(line.text, |m| &line.text[m.end()..]);
+        let Some(n) = names::parse(value, false).filter(|n| n.title.as_deref() == Some("Dr"))
         else {
             continue;
         };
-        let rest = line.text.get(n.end..).unwrap_or_default();
+        let rest = value.get(n.end..).unwrap_or_default();
         let next: Vec<&str> = header[k + 1..]
             .iter()
             .take(2)
@@ -293,6 +311,8 @@ fn gp_addressee(doc: &Doc<'_>) -> Option<GpFound> {
         let practice = std::iter::once(trim_phrase(rest))
             .chain(next)
             .find(|s| PRACTICE_WORD.is_match(s))
+            // "Dr Peter Holland (Riverside Surgery)".
+            .map(|s| s.trim_matches(['(', ')']))
             .map(clean_org);
         if let Some(practice) = practice {
             let (start, end) = (line.start, line.end());

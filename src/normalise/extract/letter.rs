@@ -19,7 +19,12 @@ use crate::domain::Urgency;
 // ------------------------------------------------------------------ the date
 
 static DATE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(date\s+typed|typed(?:\s+on)?|date\s+of\s+letter|letter\s+date|date\s+of\s+referral|referral\s+date|date\s+dictated|dictated(?:\s+on)?|date\s+sent|sent|dated|date)\b\s*[:.\-]?\s*")
+    Regex::new(r"(?i)\b(date\s+typed|typed(?:\s+on)?|date\s+printed|printed(?:\s+on)?|date\s+of\s+letter|letter\s+date|date\s+of\s+referral|referral\s+date|date\s+dictated|dictated(?:\s+on)?|date\s+sent|sent|dated|date|d/t|d/d)(?:\b|\s|:)\s*[:.\-]?\s*")
+        .expect("static pattern compiles")
+});
+
+static WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s*")
         .expect("static pattern compiles")
 });
 
@@ -56,14 +61,20 @@ pub(super) fn read_date(doc: &Doc<'_>, sink: &mut Sink) -> Option<i32> {
             if OTHER_DATE.is_match(before) || OTHER_DATE.is_match(&label) {
                 continue;
             }
+            // "Date: Tuesday 17 November 2026": a weekday may stand before the date.
+            let after = &line.text[m.end()..];
+            let skip = WEEKDAY.find(after).map_or(0, |w| w.end());
             let Some(h) = hits
                 .iter()
-                .find(|h| h.start >= m.end() && h.start <= m.end() + 2)
+                .find(|h| h.start >= m.end() && h.start <= m.end() + skip + 2)
             else {
                 continue;
             };
             let Some(d) = h.resolve(era) else { continue };
-            let rank = if label.starts_with("dictated") || label.starts_with("date dictated") {
+            let rank = if label.starts_with("dictated")
+                || label.starts_with("date dictated")
+                || label.starts_with("d/d")
+            {
                 2
             } else if label.contains("referral")
                 || label.starts_with("sent")
@@ -106,7 +117,11 @@ static NOT_REFERRING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
         \bnot\s+(?:made|make|making|sent|send|done|completed)\s+(?:a\s+|any\s+)?referral
-        | \bno\s+(?:onward\s+)?referral\b
+        | \bno\s+(?:onward\s+|further\s+|new\s+|other\s+)?(?:psycholog\w*\s+|talking\s+therap\w*\s+|iapt\s+|cbt\s+|mental\s+health\s+)?referral\b
+        | \b(?:do|does|did)\s*n[o']t\s+(?:feel|think|believe|consider)\s+(?:that\s+)?(?:a\s+|any\s+)?(?:referral|psycholog\w*|therapy|talking\s+therap\w*|cbt|counselling)[^.;\n]{0,60}?\b(?:is|are|was|would\s+be)\s+(?:required|needed|necessary|indicated|warranted)
+        | \bfor\s+(?:your\s+)?information\s+only\b
+        | \bno\s+action\s+(?:is\s+)?(?:required|needed)\b
+        | \b(?:i\s+am|we\s+are)\s+not\s+(?:requesting|asking\s+for)\b
         | \b(?:have|has|had)\s+not\s+(?:been\s+)?referr?ed
         | \bnot\s+(?:be\s+)?referring
         | \b(?:does|did|do)\s*n[o']t\s+(?:feel\s+(?:that\s+)?(?:she|he|they)\s+)?(?:need|needs|want|wants|wish|wishes|require|requires)\w*\s+(?:to\s+be\s+referred|(?:a\s+|any\s+)?(?:referral|psycholog\w*|therapy|talking|cbt|counselling|support|input))
@@ -126,7 +141,11 @@ static REFERRING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?imx)
         \bi\s+am\s+(?:writing\s+to\s+)?refer(?:ring)?\b
-        | \bi\s+(?:have|had)\s+(?:now\s+)?referred\b
+        | \bi\s+(?:have|had|['\u{2019}]ve)\s+(?:now\s+|also\s+|today\s+)?(?:made\s+a\s+referral|referred)\b
+        | \bi\s+am\s+(?:also\s+)?making\s+a\s+referral\b
+        | \brefer\w*\b[^.?!\n]{0,80}?\bi\s+(?:have|['\u{2019}]ve)\s+(?:now\s+)?done\s+(?:this|so)\b
+        | \basking\s+(?:them|the\s+service|the\s+team)\s+to\s+(?:offer|see|assess|contact)\b
+        | \b(?:i|we)\s+(?:\w+\s+){0,6}?and\s+(?:have|had|['\u{2019}]ve)\s+(?:now\s+|also\s+|today\s+)?(?:made\s+a\s+referral|referred)\b
         | \bi\s+would\s+like\s+to\s+refer\b
         | \b(?:please\s+)?accept\s+this\s+(?:as\s+a\s+)?referral
         | \b(?:thank\s+you|thanks)\s+for\s+accepting\s+this\s+referral
@@ -157,15 +176,23 @@ static ASKS: LazyLock<[Regex; 3]> = LazyLock::new(|| {
         | \b(?:she|he|they)\s+(?:could|can|would|might)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|(?:seen|assessed|referred)\s+(?:\w+ly\s+)?for)\s+
         | \b(?:could|can|would)\s+(?:she|he|they)\s+(?:please\s+)?be\s+(?:offered|considered\s+for|(?:seen|assessed|referred)\s+(?:\w+ly\s+)?for)\s+
         | \bplease\s+(?:could\s+you\s+|would\s+you\s+|can\s+you\s+)?(?:offer|provide|arrange)\s+(?:(?:her|him|them)\s+)?
-        | \b(?:see|assess)\s+(?:her|him|them|this\s+\w+)\s+(?:\w+ly\s+)?for\s+
-        | \bplease\s+consider\s+(?:her|him|them)\s+for\s+";
+        | \b(?:see|assess|contact|accept)\s+(?:her|him|them|this\s+\w+)\s+(?:\w+ly\s+)?for\s+
+        | \bconsider(?:ing)?\s+(?:her|him|them)\s+for\s+
+        | \bfor\s+(?:you|her|him|them)\s+to\s+be\s+(?:offered|considered\s+for|(?:seen|assessed)\s+for)\s+
+        | \bplease\s+consider\s+(?:her|him|them)\s+for\s+
+        | \basking\s+(?:them|the\s+service|the\s+team)\s+to\s+(?:offer|provide|arrange)\s+(?:you|her|him|them)\s+
+        | \b(?:could|can|would)\s+(?:you|your\s+(?:service|team)|the\s+(?:service|team))\s+(?:please\s+)?(?:kindly\s+)?(?:offer|provide|arrange)\s+(?:(?:her|him|them)\s+)?(?:with\s+)?
+        | \b(?:she|he|they)\s+(?:could|can|would|might)\s+(?:please\s+)?access\s+
+        | \bwith\s+a\s+view\s+to\s+(?:offering\s+(?:her|him|them)\s+)?
+        | \b(?:to|am|is|are)\s+request(?:ing)?\s+";
     let referral_for = r"(?ix)
-        \brefer(?:ral|ring\s+(?:her|him|them)|red\s+(?:her|him|them)|\s+(?:her|him|them))\s+(?:to\s+[^.?!\n]{0,50}?\s+)?for\s+
+        \brefer(?:ral|ring\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+)|red\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+)|\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+))\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+
+        | \bto\s+be\s+referred\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+
         | \bconsideration\s+(?:of|for)\s+";
     let softer = r"(?ix)
         \bwould\s+(?:also\s+|really\s+|now\s+|still\s+)?(?:benefit\s+from|like\s+to\s+(?:try|have|start|access|be\s+offered)|like|welcome|value|be\s+keen\s+(?:on|to\s+try))\s+
         | ['\u{2019}]d\s+(?:like|welcome)\s+(?:to\s+(?:try|have|start)\s+)?
-        | \b(?:is|was)\s+(?:keen|open)\s+(?:on|to\s+try|to\s+have|to\s+start|to)\s+
+        | \b(?:is|was)\s+(?:keen|open|willing|happy)\s+(?:on|to\s+try|to\s+have|to\s+start|to\s+engage\s+(?:with|in)|to)\s+
         | \bwish(?:es|ing)?\s+to\s+(?:try|have|start|access|be\s+offered)\s+
         | \binterested\s+in\s+";
     [explicit, referral_for, softer].map(|p| Regex::new(p).expect("static pattern compiles"))
@@ -178,7 +205,7 @@ static SERVICE_END: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static ASKS_GP_TO_REFER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:could|would|can|please)\s+(?:you\s+)?(?:kindly\s+|please\s+)?(?:consider\s+)?(?:re-?)?refer(?:ring)?\s+(?:her|him|them)\b").expect("static pattern compiles")
+    Regex::new(r"(?i)\b(?:could|would|can|please)\s+(?:you\s+)?(?:kindly\s+|please\s+)?(?:consider\s+)?(?:re-?)?refer(?:ring)?\s+(?:her|him|them)\b|\byou\s+(?:may|might)\s+(?:wish|want|like)\s+to\s+(?:consider\s+)?(?:re-?)?refer|\b(?:suggest|recommend)\w*\s+(?:that\s+)?(?:you\s+)?(?:consider\s+)?(?:a\s+)?(?:(?:she|he|they|her|him|them)\s+(?:is\s+|be\s+)?)?(?:re-?)?referr?(?:al|ed|ing)?\b|\b(?:could|would|can|please)\s+(?:you\s+)?(?:kindly\s+|please\s+)?(?:arrange|make|organise|action)\s+(?:this|that|the|such\s+a)(?:\s+referral)?\b").expect("static pattern compiles")
 });
 
 static CLAUSE_VERB: LazyLock<Regex> = LazyLock::new(|| {
@@ -190,6 +217,12 @@ static CLAUSE_VERB: LazyLock<Regex> = LazyLock::new(|| {
 
 static SERVICE_WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(cbt|therap\w*|counsel\w*|assessment|support|self[\s-]help|psycholog\w*|treatment|intervention|sessions?|emdr|ipt|psychoeducation|group|programme|course|pain\s+management|talking|mindfulness|help|input|step\s*[234]|intensity|wellbeing|coaching|behavioural|act)\b")
+        .expect("static pattern compiles")
+});
+
+/// A named kind of therapy, not just "help" or "advice": "your pain management group".
+static NAMED_SERVICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(cbt|therap\w*|counsel\w*|psycholog\w*|group|programme|course|self[\s-]help|step\s*[234]|pain\s+management)\b")
         .expect("static pattern compiles")
 });
 
@@ -227,7 +260,9 @@ pub(super) fn read_intent(doc: &Doc<'_>, sink: &mut Sink) {
     let to_gp = addressed_to_gp(doc, sink);
     let leaning = leaning && !(to_gp && ASKS_GP_TO_REFER.is_match(prose));
     let to_gp_only = to_gp && !leaning;
-    let is_referral = referring || (declined.is_none() && !to_gp_only);
+    // A letter written to the patient (an appointment, a clinic summary) refers only
+    // when it says so.
+    let is_referral = referring || (declined.is_none() && !to_gp_only && !doc.to_patient);
     sink.record.is_referral = is_referral;
 
     let sure = if referring || (declined.is_some() && !leaning) {
@@ -249,7 +284,11 @@ pub(super) fn read_intent(doc: &Doc<'_>, sink: &mut Sink) {
             if explicit { 0.8 } else { 0.65 },
         );
     }
-    urgency_asked(doc, prose, sink);
+    // Only a referral asks for urgency; other letters' "as soon as possible" is about
+    // something else (cancelling an appointment, a scan).
+    if is_referral {
+        urgency_asked(doc, prose, sink);
+    }
 }
 
 /// The service asked for, its span and whether the ask was explicit.
@@ -270,6 +309,32 @@ fn ask(prose: &str) -> Option<(String, usize, usize, bool)> {
                 && CLAUSE_VERB.is_match(&service[and..])
             {
                 service = trim_phrase(&service[..and]);
+            }
+            // "assessed for suitability for psychological therapy", "EMDR for her".
+            for lead in [
+                "suitability for ",
+                "consideration of ",
+                "consideration for ",
+            ] {
+                if let Some(rest) = service.get(lead.len()..)
+                    && service
+                        .get(..lead.len())
+                        .is_some_and(|h| h.eq_ignore_ascii_case(lead))
+                {
+                    service = rest;
+                }
+            }
+            for tail in [" for her", " for him", " for them"] {
+                if let Some(head) = service.strip_suffix(tail) {
+                    service = head;
+                }
+            }
+            // "considered for your pain management group": the service, not "your".
+            if let (Some(head), Some(rest)) = (service.get(..5), service.get(5..))
+                && head.eq_ignore_ascii_case("your ")
+                && NAMED_SERVICE.is_match(rest)
+            {
+                service = rest.trim_start();
             }
             let lower = service.to_lowercase();
             if service.is_empty()

@@ -14,21 +14,23 @@ use super::blocks::Doc;
 use super::text;
 
 /// Words allowed between a measure's name and its score.
-const FILLER: &str = r"(?:\s*(?:score[sd]?|total|of|was|is|were|today|initially|now|currently|result|questionnaire|at|the)\b|\s*[=:\-])*\s*";
+const FILLER: &str = r"(?:\s*(?:score[sd]?|total|of|was|is|were|today|initially|now|currently|result|questionnaire|at|the)\b|\s*[=:\-\u{2013}\u{2014}])*\s*";
 
 fn measure(name: &str, max_suffix: &str) -> Regex {
     Regex::new(&format!(
-        r"(?i)\b{name}\b{FILLER}(\d{{1,2}})\b(?:\s*/\s*{max_suffix}\b)?"
+        r"(?i)\b{name}\b\)?{FILLER}(?:(?:has\s+)?(?:gone|risen|fallen|dropped|improved|increased|decreased|changed|come\s+down|gone\s+up)\s+)?(?:from\s+\d{{1,2}}\s+to\s+)?(\d{{1,2}})\b(?:\s*/\s*{max_suffix}\b)?"
     ))
     .expect("static pattern compiles")
 }
 
-static PHQ9: LazyLock<Regex> = LazyLock::new(|| measure(r"phq[\s\-]?9", "27"));
-static GAD7: LazyLock<Regex> = LazyLock::new(|| measure(r"gad[\s\-]?7", "21"));
+static PHQ9: LazyLock<Regex> =
+    LazyLock::new(|| measure(r"phq[\s\-\u{2010}\u{2011}\u{2013}]?9", "27"));
+static GAD7: LazyLock<Regex> =
+    LazyLock::new(|| measure(r"gad[\s\-\u{2010}\u{2011}\u{2013}]?7", "21"));
 
 /// "scored 18 on the PHQ-9".
 static SCORE_FIRST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(\d{1,2})(?:\s*/\s*\d\d)?\s+(?:points\s+)?(?:on|in|for)\s+(?:the\s+|her\s+|his\s+|their\s+|a\s+)?(phq[\s\-]?9|gad[\s\-]?7)\b")
+    Regex::new(r"(?i)\b(\d{1,2})(?:\s*(?:/|out\s+of)\s*\d\d)?\s+(?:points\s+)?(?:on|in|for)\s+(?:the\s+|her\s+|his\s+|their\s+|a\s+)?(phq[\s\-]?9|gad[\s\-]?7)\b")
         .expect("static pattern compiles")
 });
 
@@ -38,28 +40,30 @@ static PAIR: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
-static HADS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\bhads\b").expect("static pattern compiles"));
+static HADS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bhads\b|\bhospital\s+anxiety\s+(?:and|&)\s+depression(?:\s+scale)?")
+        .expect("static pattern compiles")
+});
 
 /// HADS subscales after a HADS mention. Letters "A" and "D" only in capitals, so that
-/// "a score of 14" is not read as anxiety.
+/// "a score of 14" is not read as anxiety; "A11, D8" written without a space too.
 static HADS_ANXIETY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?:\bA\b|(?i:\banxiety\b))(?i:\s*(?:sub-?scale|component|domain))?(?i:{FILLER})(\d{{1,2}})\b")).expect("static pattern compiles")
+    Regex::new(&format!(r"(?:\bA|(?i:\banxiety\b))(?i:\s*(?:sub-?scale|component|domain))?(?i:{FILLER})(\d{{1,2}})\b")).expect("static pattern compiles")
 });
 static HADS_DEPRESSION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"(?:\bD\b|(?i:\bdepression\b))(?i:\s*(?:sub-?scale|component|domain))?(?i:{FILLER})(\d{{1,2}})\b")).expect("static pattern compiles")
+    Regex::new(&format!(r"(?:\bD|(?i:\bdepression\b))(?i:\s*(?:sub-?scale|component|domain))?(?i:{FILLER})(\d{{1,2}})\b")).expect("static pattern compiles")
 });
 static HADS_ANXIETY_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(\d{1,2})(?:\s*/\s*21)?\s+(?:for|on)\s+(?:the\s+)?anxiety\b")
+    Regex::new(r"(?i)\b(\d{1,2})(?:\s*/\s*21)?\s*(?:\(\s*|(?:for|on)\s+(?:the\s+)?)anxiety\b")
         .expect("static pattern compiles")
 });
 static HADS_DEPRESSION_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(\d{1,2})(?:\s*/\s*21)?\s+(?:for|on)\s+(?:the\s+)?depression\b")
+    Regex::new(r"(?i)\b(\d{1,2})(?:\s*/\s*21)?\s*(?:\(\s*|(?:for|on)\s+(?:the\s+)?)depression\b")
         .expect("static pattern compiles")
 });
 /// "HADS A/D 11/12".
 static HADS_SLASH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bA\s*/\s*D\b(?i:\s*[:=\-]?\s*)(\d{1,2})\s*/\s*(\d{1,2})\b")
+    Regex::new(r"\(?\bA\s*/\s*D\b\)?(?i:\s*[:=\-]?\s*)(\d{1,2})\s*/\s*(\d{1,2})\b")
         .expect("static pattern compiles")
 });
 
@@ -127,9 +131,13 @@ fn first(re: &Regex, s: &str, max: i64) -> Score {
 fn hads(prose: &str) -> (Score, Score) {
     let (mut a, mut d): (Score, Score) = (None, None);
     for m in HADS.find_iter(prose) {
-        // From the start of the mention ("HADS-A 12") to the end of the next sentence.
-        let window = text::head(&prose[m.start()..], 160);
-        let shift = |s: Score| s.map(|(v, x, y)| (v, m.start() + x, m.start() + y));
+        // From the start of the sentence holding the mention ("She scored 15 for anxiety
+        // and 12 for depression on the HADS") to the end of the next sentence.
+        let before = text::tail(&prose[..m.start()], 120);
+        let from =
+            m.start() - before.len() + before.rfind(['.', '!', '?', '\n']).map_or(0, |k| k + 1);
+        let window = text::head(&prose[from..], 160 + (m.start() - from));
+        let shift = |s: Score| s.map(|(v, x, y)| (v, from + x, from + y));
         if let Some(c) = HADS_SLASH.captures(window) {
             a = a.or_else(|| shift(c.get(1).and_then(|v| score(v, 21))));
             d = d.or_else(|| shift(c.get(2).and_then(|v| score(v, 21))));
@@ -170,6 +178,15 @@ mod tests {
             "Dear Sir\n\nHADS: A 14, D 11.",
             "Dear Sir\n\nHADS-A 14, HADS-D 11.",
             "Dear Sir\n\nHADS A/D 14/11.",
+            "Dear Sir\n\nHADS (A/D) 14/11.",
+            "Dear Sir\n\nHADS: A=14, D=11.",
+            "Dear Sir\n\nHADS A14, D11.",
+            "Dear Sir\n\nHADS A 14 / D 11.",
+            "Dear Sir\n\nHADS-A is 14/21 and HADS-D 11/21.",
+            "Dear Sir\n\nShe scored 14 for anxiety and 11 for depression on the HADS.",
+            "Dear Sir\n\nHADS anxiety score: 14 depression score: 11.",
+            "Dear Sir\n\nHADS score 14 (anxiety) and 11 (depression).",
+            "Dear Sir\n\nOn the Hospital Anxiety and Depression Scale she scored anxiety 14 and depression 11.",
         ] {
             assert_eq!(scores(text), (Some(14), Some(11), None, None), "{text}");
         }
@@ -183,6 +200,12 @@ mod tests {
             "Dear Sir\n\nShe scored 18 on the PHQ-9 and 12 on the GAD-7.",
             "Dear Sir\n\nPHQ-9 and GAD-7 scores of 18 and 12.",
             "Dear Sir\n\nHer PHQ-9 score was 18. GAD-7: 12.",
+            "Dear Sir\n\nPHQ9: 18/27. GAD-7 score 12.",
+            "Dear Sir\n\nPHQ 9 = 18, GAD 7 is 12.",
+            "Dear Sir\n\nPHQ-9: 18 (moderately severe). GAD7 = 12.",
+            "Dear Sir\n\nPatient Health Questionnaire (PHQ-9) score 18. GAD\u{2011}7 \u{2013} 12.",
+            "Dear Sir\n\nHer PHQ-9 has gone from 11 to 18 and GAD-7 is 12.",
+            "Dear Sir\n\nShe scored 18 out of 27 on the PHQ-9 and 12 on the GAD-7.",
         ] {
             assert_eq!(scores(text), (None, None, Some(18), Some(12)), "{text}");
         }

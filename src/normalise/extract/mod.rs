@@ -12,6 +12,7 @@
 //! (`tidy::tidy`); this module never does I/O, never logs letter text and never panics,
 //! whatever the input.
 
+mod addressee;
 mod blocks;
 mod clinical;
 mod contact;
@@ -26,6 +27,8 @@ mod patient_name;
 mod people;
 mod text;
 
+#[cfg(test)]
+mod layout_tests;
 #[cfg(test)]
 mod tests;
 

@@ -15,6 +15,7 @@ use super::blocks::{Doc, Zone};
 use super::dates::{self, Era};
 use super::names::PersonName;
 use super::patient_name::{self, Found};
+use super::text;
 use crate::domain::{NhsNumber, Sex};
 
 pub(super) fn read(
@@ -25,7 +26,13 @@ pub(super) fn read(
 ) -> Option<Found> {
     nhs_number(doc, sink);
     let found = patient_name::read(doc, others, sink);
-    date_of_birth(doc, letter_year.unwrap_or_else(dates::this_year), sink);
+    let year = letter_year.unwrap_or_else(dates::this_year);
+    date_of_birth(doc, year, sink);
+    if sink.record.patient.date_of_birth.is_none()
+        && let Some(f) = found.as_ref()
+    {
+        date_beside_name(doc, f, year, sink);
+    }
     sex(doc, found.as_ref(), sink);
     found
 }
@@ -136,7 +143,7 @@ fn set_nhs(
 // ------------------------------------------------------------- date of birth
 
 static DOB_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|birth\s+date|born(?:\s+on)?|b\.)\s*[:\-]?\s*")
+    Regex::new(r"(?i)\b(?:d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|birth\s+date|born(?:\s+on)?|b\.)(?:\s*(?:/|\(|&|and)\s*age\)?)?\s*[:\-]?\s*")
         .expect("static pattern compiles")
 });
 
@@ -173,6 +180,34 @@ fn date_of_birth(doc: &Doc<'_>, reference_year: i32, sink: &mut Sink) {
         );
         return;
     }
+}
+
+/// "Re: Tomasz NOWAK (3.7.81)": an unlabelled date right after the patient's name in
+/// the patient block is their date of birth (a letter or clinic date is never written
+/// there).
+fn date_beside_name(doc: &Doc<'_>, found: &Found, reference_year: i32, sink: &mut Sink) {
+    if doc.zone_at(found.start) != Zone::Patient {
+        return;
+    }
+    let after = doc.text.get(found.end..).unwrap_or_default();
+    let lead = after.len() - after.trim_start_matches([' ', '\t', ',', '(', '[']).len();
+    let window = text::head(&after[lead..], 24);
+    let Some(hit) = dates::find(window)
+        .into_iter()
+        .next()
+        .filter(|h| h.start == 0)
+    else {
+        return;
+    };
+    let Some(date) = hit.resolve(Era::Birth { reference_year }) else {
+        return;
+    };
+    if date.year() > reference_year {
+        return;
+    }
+    let at = found.end + lead;
+    sink.record.patient.date_of_birth = Some(dates::iso(date));
+    sink.note("patient.date_of_birth", at, at + hit.end, 0.75);
 }
 
 // ------------------------------------------------------------------------ sex

@@ -25,7 +25,7 @@ pub(super) struct Found {
 
 /// A label that introduces the patient's name.
 static NAME_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:re|patient(?:'s)?(?:\s+(?:name|details))?|name|full\s+name|regarding|referral(?:\s+for)?|subject|client)(?:\s*[:.\-]\s*|\s{2,}|\t\s*)")
+    Regex::new(r"(?i)^\s*\|?\s*(?:re|patient(?:'s)?(?:\s+(?:name|details))?|name|full\s+name|regarding|referral(?:\s+for)?|subject|client)(?:\s*[:.\-]\s*|\s{2,}|\t\s*|\s*\|\s*)")
         .expect("static pattern compiles")
 });
 
@@ -240,8 +240,12 @@ fn prose_name(doc: &Doc<'_>, others: &[PersonName]) -> Option<(Found, f64)> {
     weak.map(|f| (f, 0.6))
 }
 
-/// "Re: Mrs Pearson" with "Mrs Sandra Pearson" later: take the given names from there.
+/// "Re: Mrs Pearson" with "Mrs Sandra Pearson" later: take the given names from there;
+/// "Re: Tomasz NOWAK" with "Mr Nowak" in the letter: take the title from there.
 fn complete_given_names(doc: &Doc<'_>, mut found: Found) -> Found {
+    if found.name.title.is_none() {
+        found.name.title = title_in_prose(doc, &found.name);
+    }
     if !found.name.given.is_empty() {
         return found;
     }
@@ -262,6 +266,33 @@ fn complete_given_names(doc: &Doc<'_>, mut found: Found) -> Found {
         }
     }
     found
+}
+
+/// The title the letter's prose gives the patient ("I reviewed Mr Nowak"), when it gives
+/// one and only one; a doctor's title is never taken this way.
+fn title_in_prose(doc: &Doc<'_>, name: &PersonName) -> Option<String> {
+    let mut title: Option<String> = None;
+    for m in TITLE_WORD.find_iter(&doc.prose) {
+        let Some(n) = doc
+            .prose
+            .get(m.start()..)
+            .and_then(|s| names::parse(s, false))
+        else {
+            continue;
+        };
+        let before = tail(doc.prose.get(..m.start()).unwrap_or_default(), 40);
+        let after = doc.prose.get(m.start() + n.end..).unwrap_or_default();
+        if !name.same_person(&n) || RELATION_CUE.is_match(before) || ROLE_AFTER.is_match(after) {
+            continue;
+        }
+        match (&title, n.title) {
+            (_, Some(t)) if t == "Dr" => return None,
+            (None, Some(t)) => title = Some(t),
+            (Some(a), Some(b)) if *a != b => return None,
+            _ => {}
+        }
+    }
+    title
 }
 
 /// A name worth taking: titled, or at least two words.

@@ -50,7 +50,7 @@ static REFERRER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Lines of a letterhead that are not the organisation's name.
 static LETTERHEAD_NOISE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(private|confidential|strictly|nhs\s*$|tel|telephone|phone|fax|email|e-mail|www\.|http|secretar|switchboard|page\s+\d|our\s+ref|your\s+ref|ref\b|\d|outpatient\s+letter|clinic\s+letter)")
+    Regex::new(r"(?i)^\s*(private|confidential|strictly|nhs\s*$|tel|telephone|phone|fax|email|e-mail|www\.|http|secretar|switchboard|page\s+\d|our\s+ref|your\s+ref|ref\b|\d|outpatient\s+letter|clinic\s+letter|[^\n]*\b(?:letter|referral|referral\s+form|summary)\s*$)")
         .expect("static pattern compiles")
 });
 
@@ -69,7 +69,8 @@ pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) -> Vec<PersonName> {
             others.push(n);
         }
     }
-    if let Some(s) = doc.salutation
+    // The salutation names a colleague, unless the letter is written to the patient.
+    if let Some(s) = doc.salutation.filter(|_| !doc.to_patient)
         && let Some(rest) = doc.lines[s].text.trim_start().get(5..)
         && let Some(n) = names::parse(rest, false)
     {
@@ -294,13 +295,44 @@ pub(super) fn letterhead_org(doc: &Doc<'_>) -> Found {
         if LETTERHEAD_NOISE.is_match(t) || t.len() < 3 {
             continue;
         }
+        // A consultant's own letterhead opens with their name and role.
+        let person =
+            names::parse(t, false).is_some_and(|n| n.title.is_some() && n.end + 2 >= t.len());
+        if person || (ROLE_WORD.is_match(t) && !ORG_NOUN.is_match(t)) {
+            continue;
+        }
         // "From: Physiotherapy Outpatients, ..." names the sender after its label.
         let t = t.strip_prefix("From:").map_or(t, str::trim_start);
         let v = &t[..field_end(t)];
         let at = line.start + text::offset_in(line.text, v);
         return Some((clean_org(v), at, at + v.len()));
     }
-    None
+    from_block(doc)
+}
+
+static FROM_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*from\s*:\s*").expect("static pattern compiles"));
+
+/// A "From:" block in the header of a GP system template: the first line of it, on the
+/// label's line or indented under it, that names an organisation.
+fn from_block(doc: &Doc<'_>) -> Found {
+    let i = doc
+        .lines_in(Zone::Header)
+        .find(|&i| FROM_LABEL.is_match(doc.lines[i].text))?;
+    let label = doc.lines[i];
+    let first = FROM_LABEL.find(label.text).map_or(0, |m| m.end());
+    let under = doc.lines[i + 1..]
+        .iter()
+        .take(4)
+        .take_while(|l| !l.is_blank() && l.indent() >= 2);
+    std::iter::once((label.start + first, &label.text[first..]))
+        .chain(under.map(|l| (l.start + l.indent(), l.text.trim())))
+        .find_map(|(at, t)| {
+            let v = &t[..field_end(t)];
+            let named = v.split(',').next().unwrap_or(v);
+            (ORG_NOUN.is_match(named) && !named.starts_with(|c: char| c.is_ascii_digit()))
+                .then(|| (clean_org(v), at, at + v.len()))
+        })
 }
 
 fn professional_id(doc: &Doc<'_>, s: &Signatory<'_>, sink: &mut Sink) {
