@@ -46,10 +46,15 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         # Passive suicidal ideation: these contain 'not' or 'no' and are risk, not negation.
         | not\s+want(s|ed|ing)?\s+to\s+(be\s+here|be\s+alive|live|wake\s+up|go\s+on|carry\s+on|exist)
         | (wish|wishes|wishing|wished)\s+(she|he|they|i)\s+(was|were)\s+(dead|not\s+here|not\s+alive|gone)
-        | better\s+off\s+(dead|without\s+(her|him|them|me))
+        # 'better off dead / gone / not here / without him / if she were gone / with me not
+        # around': a wish not to be alive however it is put.
+        | better\s+off\s+(dead|gone|without\s+(her|him|them|me)
+            |not\s+(being\s+)?(here|around|alive)
+            |(if|when)\s+(she|he|they|i)\s+(was|were|wasn['\x{2019}]t|weren['\x{2019}]t)\s+(dead|gone|here|around|alive|not\s+(here|around|alive))
+            |with(out)?\s+(her|him|them|me)\s+(not\s+)?(here|around|gone|dead))
         | (wish|wishes|wished|wishing|hopes?|hoped|hoping|prays?|prayed|praying)\s+(that\s+)?((she|he|they|i)\s+(would|will|could)\s+)?(not|never)\s+(to\s+)?wake\s+up
         | no\s+(point|reason)\s+(in\s+)?(living|going\s+on|to\s+live|to\s+go\s+on|carrying\s+on|being\s+alive)
-        | not\s+worth\s+living
+        | (not|\w+n['\x{2019}]t)\s+worth\s+living
         | ways\s+to\s+(die|end\s+(it|things))
         | thoughts\s+of\s+(death|dying|ending\s+it)
         | (thought|thinks|thinking|thoughts)\s+(about|of)\s+(ending\s+(it|things|(her|his|their)\s+(own\s+)?life)|taking\s+(her|his|their)\s+(own\s+)?life|not\s+being\s+(here|alive|around))
@@ -86,12 +91,12 @@ static OTHERS_SUICIDE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PAST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|at\s+the\s+age\s+of\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer)\b")
+    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|at\s+the\s+age\s+of\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer|had\s+(felt|thought|considered|experienced)|last\s+(spring|summer|autumn|winter|month|christmas)|(during|in)\s+the\s+(spring|summer|autumn|winter)|at\s+(her|his|their|its)\s+(lowest|worst))\b")
         .expect("static pattern compiles")
 });
 
 static CURRENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(current|currently|recent|recently|ongoing|active|now|this\s+week|last\s+week|at\s+present|presently|today|at\s+the\s+moment|lately|these\s+days|over\s+the\s+(last|past)\s+(few\s+)?(days|weeks)|has\s+been\s+having|is\s+having)\b")
+    Regex::new(r"\b(current|currently|recent|recently|ongoing|active|now|this\s+week|last\s+week|at\s+present|presently|today|at\s+the\s+moment|lately|these\s+days|over\s+the\s+(last|past)\s+(few\s+)?(days|weeks)|has\s+been\s+having|is\s+having|this\s+month|some\s+nights|at\s+times)\b")
         .expect("static pattern compiles")
 });
 
@@ -325,6 +330,30 @@ mod tests {
             assert!(risk(text).mentioned, "{text}");
         }
         assert!(!risk("She denies any thoughts of ending it all.").mentioned);
+    }
+
+    #[test]
+    fn wishes_not_to_be_alive_are_risk_however_they_are_put() {
+        for text in [
+            "Some nights he feels everyone would be better off if he were gone.",
+            "She says her children would be better off with her not around.",
+            "He thinks they would all be better off if he wasn't here.",
+            "She feels she would be better off not being here.",
+        ] {
+            assert!(risk(text).mentioned, "{text}");
+        }
+        assert!(!risk("She is better off now that the pain is controlled.").mentioned);
+    }
+
+    #[test]
+    fn a_contracted_not_worth_living_is_risk_not_a_negation() {
+        let past = risk(
+            "During the winter, when the pain was at its worst, she had felt that life \
+             wasn't worth living; she has not felt like that since.",
+        );
+        assert!(past.mentioned && !past.current);
+        let now = risk("He says life isn't worth living at the moment.");
+        assert!(now.mentioned && now.current);
     }
 
     #[test]
