@@ -9,7 +9,8 @@
 //!      one message at a time, polling `GET /inbox` over mutual TLS (first, while the
 //!      inbox is small enough to count in one page);
 //!   2. messages accepted per second (final 250 received) at each connection count,
-//!      with lettre's pooled STARTTLS connections.
+//!      each connection one STARTTLS session sending message after message (messages
+//!      built with lettre, sent by a small pipelining client with Nagle off).
 //!
 //! Each message carries a different (valid, 999-range) NHS number, so each is a new
 //! referral rather than a copy of one received before.
@@ -22,12 +23,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rustls_pki_types::ServerName;
 use support::{Report, free_port};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 const LETTER: &str = include_str!("../fixtures/letters/F05.txt");
 const LETTER_NHS: &str = "9998442222";
@@ -128,22 +132,84 @@ fn message() -> anyhow::Result<Message> {
         )?)
 }
 
-fn transport(
-    dir: &Path,
-    port: u16,
-    pool: u32,
-) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
-    let ca = Certificate::from_pem(&std::fs::read(dir.join("certs/ca.pem"))?)?;
-    let tls = TlsParameters::builder("localhost".to_owned())
-        .add_root_certificate(ca)
-        .build_rustls()?;
-    Ok(
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-            .port(port)
-            .tls(Tls::Required(tls))
-            .pool_config(PoolConfig::new().max_size(pool))
-            .build(),
-    )
+/// A client session over STARTTLS, kept open for many messages, pipelining MAIL, RCPT
+/// and DATA as mail servers do, with Nagle off (lettre leaves it on, and then each
+/// message waits out delayed ACKs: that measured the client, not the gateway).
+struct Smtp {
+    stream: BufReader<TlsStream<TcpStream>>,
+}
+
+impl Smtp {
+    async fn connect(tls: Arc<rustls::ClientConfig>, port: u16) -> anyhow::Result<Self> {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+        tcp.set_nodelay(true)?;
+        let mut plain = BufReader::new(tcp);
+        reply(&mut plain, 220).await?;
+        plain
+            .get_mut()
+            .write_all(b"EHLO bench.example.nhs.uk\r\n")
+            .await?;
+        reply(&mut plain, 250).await?;
+        plain.get_mut().write_all(b"STARTTLS\r\n").await?;
+        reply(&mut plain, 220).await?;
+        let name = ServerName::try_from("localhost")?.to_owned();
+        let tls = TlsConnector::from(tls)
+            .connect(name, plain.into_inner())
+            .await?;
+        let mut smtp = Smtp {
+            stream: BufReader::new(tls),
+        };
+        smtp.stream
+            .get_mut()
+            .write_all(b"EHLO bench.example.nhs.uk\r\n")
+            .await?;
+        reply(&mut smtp.stream, 250).await?;
+        Ok(smtp)
+    }
+
+    /// Sends one message; returns when the final 250 arrives.
+    async fn send(&mut self, message: &[u8]) -> anyhow::Result<()> {
+        let envelope = format!("MAIL FROM:<{FROM}>\r\nRCPT TO:<{TO}>\r\nDATA\r\n");
+        self.stream.get_mut().write_all(envelope.as_bytes()).await?;
+        reply(&mut self.stream, 250).await?;
+        reply(&mut self.stream, 250).await?;
+        reply(&mut self.stream, 354).await?;
+        let mut data = Vec::with_capacity(message.len() + 8);
+        for line in message.split_inclusive(|&b| b == b'\n') {
+            if line.first() == Some(&b'.') {
+                data.push(b'.');
+            }
+            data.extend_from_slice(line);
+        }
+        data.extend_from_slice(b"\r\n.\r\n");
+        self.stream.get_mut().write_all(&data).await?;
+        reply(&mut self.stream, 250).await
+    }
+}
+
+/// Reads one (possibly multi-line) reply and checks its code.
+async fn reply(r: &mut (impl AsyncBufRead + Unpin), code: u16) -> anyhow::Result<()> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        anyhow::ensure!(r.read_line(&mut line).await? > 0, "connection closed");
+        anyhow::ensure!(
+            line.starts_with(&code.to_string()),
+            "expected {code}, got {}",
+            line.trim_end()
+        );
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return Ok(());
+        }
+    }
+}
+
+fn client_tls(dir: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    Ok(Arc::new(refgate::tls::client_config(
+        &dir.join("certs/ca.pem"),
+        None,
+        None,
+    )?))
 }
 
 async fn throughput(
@@ -152,23 +218,27 @@ async fn throughput(
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<Report> {
-    let smtp = Arc::new(transport(dir, port, connections as u32)?);
+    let tls = client_tls(dir)?;
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (smtp, stop) = (smtp.clone(), stop.clone());
+        let (tls, stop) = (tls.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
+            let mut smtp = Smtp::connect(tls.clone(), port).await?;
             let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
             while !stop.load(Ordering::Relaxed) {
-                let m = message()?;
+                let m = message()?.formatted();
                 let t = Instant::now();
-                match smtp.send(m).await {
-                    Ok(r) if r.is_positive() => {
+                match smtp.send(&m).await {
+                    Ok(()) => {
                         ok += 1;
                         lat.push(t.elapsed().as_micros() as u64);
                     }
-                    _ => errors += 1,
+                    Err(_) => {
+                        errors += 1;
+                        smtp = Smtp::connect(tls.clone(), port).await?;
+                    }
                 }
             }
             anyhow::Ok((ok, errors, lat))
@@ -185,12 +255,12 @@ async fn throughput(
 }
 
 async fn to_inbox(dir: &Path, port: u16, inbox: &Inbox, samples: usize) -> anyhow::Result<Report> {
-    let smtp = transport(dir, port, 1)?;
+    let mut smtp = Smtp::connect(client_tls(dir)?, port).await?;
     let mut report = Report::new();
     let started = Instant::now();
     for _ in 0..samples {
         let before = inbox.count().await?;
-        smtp.send(message()?).await?;
+        smtp.send(&message()?.formatted()).await?;
         let accepted = Instant::now();
         let deadline = accepted + Duration::from_secs(10);
         while inbox.count().await? == before {
