@@ -45,6 +45,13 @@ pub struct MailLabels {
     pub outcome: String,
 }
 
+/// Labels of push deliveries: the provider (an ODS code) and how the attempt ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PushLabels {
+    pub provider: String,
+    pub outcome: String,
+}
+
 /// Every metric the gateway exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -54,6 +61,8 @@ pub struct Metrics {
     pub events: Family<EventLabels, Counter>,
     /// Outgoing mail sent or given up, by kind.
     pub mail: Family<MailLabels, Counter>,
+    /// Push attempts by provider and outcome (delivered, retry, dead_letter).
+    pub push: Family<PushLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -98,6 +107,12 @@ impl Metrics {
             "Outgoing mail by kind and outcome (sent, given_up)",
             mail.clone(),
         );
+        let push = Family::<PushLabels, Counter>::default();
+        registry.register(
+            "push_attempts",
+            "Push delivery attempts by provider and outcome (delivered, retry, dead_letter)",
+            push.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             submissions,
@@ -105,6 +120,7 @@ impl Metrics {
             referrals_by_state,
             events,
             mail,
+            push,
         }
     }
 

@@ -87,6 +87,7 @@ pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
         notify_email: None,
         delivery: Delivery::Inbox,
         delivery_email: None,
+        push_url: None,
         mesh_mailbox: None,
         mesh_password_file: None,
     };
@@ -127,6 +128,7 @@ pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
         smtp: None,
         mail: None,
         mesh: None,
+        push: None,
     }
 }
 

@@ -15,6 +15,7 @@ mod mail;
 mod mesh;
 mod migrate;
 mod outbox;
+mod push;
 mod read;
 mod writer;
 
@@ -31,9 +32,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Accepted, DueMail, InboxEntry, InboxPage, MailAttempt, MailId, MailOutcome, MailStatus,
-    MeshTokenUse, NewMail, NewReferral, OutgoingMail, ReferralSummary, ReviewDecision,
-    SealedDocument, SpoolStatus, SpooledMail, StatusChange, Store, StoreError, StoredReferral,
+    Accepted, DeadLetterEntry, DueMail, DuePush, InboxEntry, InboxPage, MailAttempt, MailId,
+    MailOutcome, MailStatus, MeshTokenUse, NewMail, NewReferral, OutgoingMail, PushAttempt,
+    PushStatus, Redrive, ReferralSummary, ReviewDecision, SealedDocument, SpoolStatus, SpooledMail,
+    StatusChange, Store, StoreError, StoredReferral,
 };
 use crate::audit::{AuditDraft, AuditEvent};
 use crate::domain::{OrgId, ReferralId, State};
@@ -308,6 +310,37 @@ impl Store for SqliteStore {
         id: ReferralId,
     ) -> Result<Vec<SealedDocument>, StoreError> {
         documents::supporting(&self.reads, id).await
+    }
+
+    async fn due_pushes(
+        &self,
+        provider: &OrgId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DuePush>, StoreError> {
+        push::due(&self.reads, provider, now, limit).await
+    }
+
+    async fn next_push_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        push::next_due(&self.reads).await
+    }
+
+    async fn record_push_attempt(&self, attempt: PushAttempt) -> Result<(), StoreError> {
+        self.submit(|reply| writer::Job::Push(push::Job::Attempt(Box::new(attempt), reply)))
+            .await
+    }
+
+    async fn push_status(&self, id: ReferralId) -> Result<Option<PushStatus>, StoreError> {
+        push::status(&self.reads, id).await
+    }
+
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetterEntry>, StoreError> {
+        push::dead_letters(&self.reads, limit).await
+    }
+
+    async fn redrive(&self, redrive: Redrive) -> Result<ReferralSummary, StoreError> {
+        self.submit(|reply| writer::Job::Push(push::Job::Redrive(redrive, reply)))
+            .await
     }
 }
 
