@@ -74,7 +74,7 @@ pub struct PushSettings {
     /// How often ready referrals are looked for when nothing is due sooner.
     #[serde(default = "default_push_poll")]
     pub poll_interval_ms: u64,
-    /// Deliveries in flight at once (over all push providers).
+    /// Deliveries in flight at once, per push provider.
     #[serde(default = "default_push_concurrency")]
     pub concurrency: usize,
 }

@@ -173,19 +173,34 @@ impl PushContext {
     }
 }
 
-/// Runs until `shutdown`: pushes every due referral, then sleeps until the next retry
-/// is due or the poll interval passes.
+/// Runs until `shutdown`: one loop per push provider, so a slow or unreachable
+/// provider never holds up another's deliveries.
 ///
 /// On shutdown an attempt in flight is abandoned, not awaited: its outcome was not
 /// recorded, so the referral stays `ready` and is sent again (same message id) after
 /// the restart. Waiting could hold shutdown for `push.timeout_secs` per delivery.
 pub async fn run(ctx: PushContext, shutdown: CancellationToken) {
+    let loops = ctx
+        .targets
+        .iter()
+        .map(|(provider, target)| run_provider(&ctx, provider, target, &shutdown));
+    futures_util::future::join_all(loops).await;
+}
+
+/// Pushes every due referral of one provider, then sleeps until the next retry is
+/// due or the poll interval passes.
+async fn run_provider(
+    ctx: &PushContext,
+    provider: &OrgId,
+    target: &Target,
+    shutdown: &CancellationToken,
+) {
     let poll = Duration::from_millis(ctx.settings.poll_interval_ms);
     loop {
         let busy = tokio::select! {
             () = shutdown.cancelled() => break,
-            r = sweep(&ctx) => r.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "push sweep failed");
+            r = sweep(ctx, provider, target) => r.unwrap_or_else(|e| {
+                tracing::error!(provider = %provider, error = %e, "push sweep failed");
                 false
             }),
         };
@@ -194,9 +209,9 @@ pub async fn run(ctx: PushContext, shutdown: CancellationToken) {
         }
         let wait = match ctx.store.next_push_due().await {
             Ok(Some(at)) => until(at).min(poll),
-            Ok(None) => poll,
-            // The store may be briefly unavailable: look again later, not in a tight loop.
-            Err(_) => poll,
+            // Nothing to retry, or the store is briefly unavailable: look again after
+            // the poll interval, not in a tight loop.
+            Ok(None) | Err(_) => poll,
         };
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -209,18 +224,16 @@ fn until(at: DateTime<Utc>) -> Duration {
     (at - Utc::now()).to_std().unwrap_or(Duration::ZERO)
 }
 
-/// One pass over every push provider; `true` when a full batch was found (more may wait).
-async fn sweep(ctx: &PushContext) -> Result<bool, StoreError> {
-    let mut full = false;
-    for (provider, target) in ctx.targets.iter() {
-        let due = ctx.store.due_pushes(provider, Utc::now(), BATCH).await?;
-        full |= due.len() == BATCH as usize;
-        futures_util::stream::iter(due)
-            .map(|d| deliver_one(ctx, provider, target, d))
-            .buffer_unordered(ctx.settings.concurrency)
-            .for_each(|()| async {})
-            .await;
-    }
+/// One batch of a provider's due referrals, `push.concurrency` at a time; `true` when
+/// the batch was full (more may wait).
+async fn sweep(ctx: &PushContext, provider: &OrgId, target: &Target) -> Result<bool, StoreError> {
+    let due = ctx.store.due_pushes(provider, Utc::now(), BATCH).await?;
+    let full = due.len() == BATCH as usize;
+    futures_util::stream::iter(due)
+        .map(|d| deliver_one(ctx, provider, target, d))
+        .buffer_unordered(ctx.settings.concurrency)
+        .for_each(|()| async {})
+        .await;
     Ok(full)
 }
 
