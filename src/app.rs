@@ -95,6 +95,7 @@ impl App {
             store.clone(),
             state.deliver.keys.clone(),
             state.metrics.clone(),
+            state.deliver.mail.clone(),
         )
         .context("push")?
         {

@@ -29,12 +29,14 @@ use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
 use super::inbox::message_for;
+use super::mailer::MailContext;
 use super::push_client::{self, Answer, Target};
 use super::retry::{PushNext, after_push_failure, random_u64};
 use crate::config::{Delivery, PushSettings, Settings};
 use crate::crypto::DataKeys;
-use crate::domain::{OrgId, ReferralId};
-use crate::store::{DuePush, PushAttempt, Store, StoreError};
+use crate::domain::{OrgId, ReferralId, State};
+use crate::feedback::reply::status_notification;
+use crate::store::{DuePush, OutgoingMail, PushAttempt, Store, StoreError};
 use crate::telemetry::events::{PushDelivered, PushGivenUp, PushRetry};
 use crate::telemetry::metrics::Metrics;
 
@@ -126,6 +128,9 @@ pub struct PushContext {
     pub source_endpoint: String,
     /// Organisation display names, for the message header.
     pub names: Arc<HashMap<OrgId, String>>,
+    /// Outgoing mail, when a relay is configured: an acknowledgement is told to the
+    /// referrer, as when a provider acknowledges through its inbox.
+    pub mail: Option<MailContext>,
     targets: Arc<Vec<(OrgId, Target)>>,
     tls: TlsConnector,
 }
@@ -140,6 +145,7 @@ impl PushContext {
         store: Arc<dyn Store>,
         keys: Arc<DataKeys>,
         metrics: Arc<Metrics>,
+        mail: Option<MailContext>,
     ) -> Result<Option<Self>, PushError> {
         let targets = settings
             .organisations
@@ -167,6 +173,7 @@ impl PushContext {
             settings: Arc::new(push.clone()),
             source_endpoint: settings.server.public_url.clone(),
             names: Arc::new(names),
+            mail,
             targets: Arc::new(targets),
             tls: push_client::connector(push)?,
         }))
@@ -259,15 +266,41 @@ async fn deliver_one(ctx: &PushContext, provider: &OrgId, target: &Target, due: 
                 attempts: made,
                 status,
                 acknowledged,
+                notify: if acknowledged {
+                    notification(ctx, due.id).await
+                } else {
+                    None
+                },
             }
         }
         Err(e) => failed(ctx, provider, due.id, made, at, &e),
     };
+    let queued = matches!(
+        &record,
+        PushAttempt::Delivered {
+            notify: Some(_),
+            ..
+        }
+    );
     // If this fails after a 2xx the referral stays ready and is sent again (same
     // message id): at least once, never lost.
-    if let Err(e) = ctx.store.record_push_attempt(record).await {
-        tracing::error!(error = %e, "push attempt could not be recorded; will retry");
+    match ctx.store.record_push_attempt(record).await {
+        Ok(()) if queued => ctx.mail.iter().for_each(MailContext::wake),
+        Ok(()) => {}
+        Err(e) => tracing::error!(error = %e, "push attempt could not be recorded; will retry"),
     }
+}
+
+/// The referrer's notification that the provider has the referral, when mail is
+/// configured. A failure to prepare it is logged and does not hold up the delivery.
+async fn notification(ctx: &PushContext, id: ReferralId) -> Option<OutgoingMail> {
+    let mail = ctx.mail.as_ref()?;
+    status_notification(mail, id, State::Acknowledged, None)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "status notification could not be prepared");
+            None
+        })
 }
 
 fn failed(

@@ -297,6 +297,9 @@ pub enum PushAttempt {
         attempts: u32,
         status: u16,
         acknowledged: bool,
+        /// The referrer's notification of the acknowledgement, queued in the outbox
+        /// in the same transaction (as `change_status_with_mail` does).
+        notify: Option<OutgoingMail>,
     },
     /// It failed for now; try again at `next_at`. The referral stays `ready`.
     Retry {

@@ -142,6 +142,7 @@ async fn record_attempt(
             attempts,
             status,
             acknowledged,
+            notify,
         } => {
             let row = Delivery {
                 id: *id,
@@ -177,6 +178,9 @@ async fn record_attempt(
             if *acknowledged {
                 let ack = change(State::Acknowledged, Action::Acknowledge, "push-response-ok");
                 change_status(conn, head, &ack).await?;
+                if let Some(mail) = notify {
+                    super::outbox::insert(conn, mail).await?;
+                }
             }
             Ok(())
         }
