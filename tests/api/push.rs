@@ -11,7 +11,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use awc::http::StatusCode;
 use base64::Engine as _;
-use refgate::config::{Delivery, PushSettings, Settings};
+use refgate::config::{Delivery, MailSettings, PushSettings, Settings};
 use refgate::init::PkiPaths;
 use refgate::tls::{CertFingerprint, PeerCert};
 use rustls::RootCertStore;
@@ -21,6 +21,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use crate::mail_sink::MailSink;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -327,14 +328,52 @@ async fn a_referral_is_pushed_once_with_its_original_document() {
 }
 
 #[actix_web::test]
-async fn a_response_message_with_code_ok_acknowledges_the_referral() {
+async fn a_response_message_with_code_ok_acknowledges_the_referral_and_tells_the_referrer() {
+    let relay_dir = tempfile::tempdir().unwrap();
+    let relay_pki = refgate::init::write_dev_pki(relay_dir.path(), &[]).unwrap();
+    let sink = MailSink::start(&relay_pki).await;
     let listener = reserve_port();
     let port = listener.local_addr().unwrap().port();
-    let app = spawn_app_with(|s, dir| push_to(s, dir, port, 3)).await;
+    let app = spawn_app_with(|s, dir| {
+        push_to(s, dir, port, 3);
+        s.mail = Some(MailSettings {
+            relay_host: "localhost".into(),
+            relay_port: sink.port,
+            from: "refgate@refgate.test".into(),
+            ca: Some(relay_pki.ca.clone()),
+            notify_status: true,
+            max_attempts: 3,
+        });
+        for org in &mut s.organisations {
+            if org.id.as_str() == MSK {
+                org.notify_email = Some("msk.secretary@rcb.example.nhs.uk".into());
+            }
+        }
+    })
+    .await;
     let provider = Provider::start(&app.pki, listener, Mode::Processed);
     let (id, _) = refer(&app).await;
-    wait_state(&app, &id, "acknowledged").await;
+    let view = wait_state(&app, &id, "acknowledged").await;
     assert_eq!(provider.received().len(), 1);
+    let states: Vec<_> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        states.ends_with(&["delivered".to_owned(), "acknowledged".to_owned()]),
+        "{states:?}"
+    );
+    let got = sink.wait_for(1, WAIT).await;
+    assert!(
+        got[0].text().contains(&id),
+        "the notification names the referral"
+    );
+    assert!(
+        !got[0].text().contains("9990702314"),
+        "no NHS number in email"
+    );
 }
 
 #[actix_web::test]
