@@ -114,4 +114,37 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn push_failures_retry_only_while_transient_and_attempts_remain() {
+        let policy = crate::config::PushSettings {
+            client_cert: "c".into(),
+            client_key: "k".into(),
+            ca: "a".into(),
+            max_attempts: 3,
+            timeout_secs: 1,
+            first_retry_ms: 100,
+            max_retry_secs: 1,
+            poll_interval_ms: 1,
+            concurrency: 1,
+        };
+        let busy = super::super::push::PushError::Status { status: 503 };
+        let refused = super::super::push::PushError::Status { status: 400 };
+        match after_push_failure(&busy, 1, &policy, 0) {
+            PushNext::Retry(d) => assert_eq!(d, Duration::from_millis(50)),
+            other => panic!("{other:?}"),
+        }
+        match after_push_failure(&busy, 3, &policy, u64::MAX) {
+            PushNext::GiveUp => {}
+            other => panic!("{other:?}"),
+        }
+        // Capped at max_retry_secs, whatever the attempt.
+        assert!(
+            matches!(after_push_failure(&busy, 2, &policy, 7), PushNext::Retry(d) if d < Duration::from_secs(1))
+        );
+        assert_eq!(
+            after_push_failure(&refused, 1, &policy, 0),
+            PushNext::GiveUp
+        );
+    }
 }
