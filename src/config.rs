@@ -924,4 +924,72 @@ mod tests {
         let err = Settings::load(&report.config).unwrap_err().to_string();
         assert!(err.contains("mesh_mailbox"), "{err}");
     }
+
+    #[test]
+    fn push_settings_errors_name_the_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let report = crate::init::init(tmp.path()).unwrap();
+        let base = Settings::load(&report.config).unwrap();
+        let north = base
+            .organisations
+            .iter()
+            .position(|o| o.id.as_str() == "TTNORTH")
+            .unwrap();
+        let key_of = |s: &Settings| match s.validate() {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("expected an invalid key, got {other:?}"),
+        };
+        let push = PushSettings {
+            client_cert: report.pki.gateway.0.clone(),
+            client_key: report.pki.gateway.1.clone(),
+            ca: report.pki.ca.clone(),
+            max_attempts: 10,
+            timeout_secs: 30,
+            first_retry_ms: 1000,
+            max_retry_secs: 3600,
+            poll_interval_ms: 1000,
+            concurrency: 8,
+        };
+        let mut s = base.clone();
+        s.organisations[north].delivery = Delivery::Push;
+        s.organisations[north].push_url =
+            Some("https://provider.example/fhir/$process-message".into());
+        assert_eq!(
+            key_of(&s),
+            format!("organisations[{north}].delivery"),
+            "needs [push]"
+        );
+        s.push = Some(push.clone());
+        s.validate().unwrap();
+        for bad in [
+            "http://provider.example/x",
+            "provider.example/x",
+            "https:///x",
+        ] {
+            s.organisations[north].push_url = Some(bad.into());
+            assert_eq!(
+                key_of(&s),
+                format!("organisations[{north}].push_url"),
+                "{bad}"
+            );
+        }
+        let mut s = base.clone();
+        s.organisations[north].push_url = Some("https://provider.example/x".into());
+        assert_eq!(
+            key_of(&s),
+            format!("organisations[{north}].push_url"),
+            "inbox delivery"
+        );
+        let mut s = base.clone();
+        s.push = Some(PushSettings {
+            client_key: tmp.path().join("missing.pem"),
+            ..push.clone()
+        });
+        assert_eq!(key_of(&s), "push.client_key");
+        s.push = Some(PushSettings {
+            max_attempts: 0,
+            ..push
+        });
+        assert_eq!(key_of(&s), "push.max_attempts");
+    }
 }
