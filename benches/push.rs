@@ -146,8 +146,8 @@ async fn seed(settings: &Settings, provider: &OrgId, n: usize) -> anyhow::Result
     Ok(())
 }
 
-/// A fast `$process-message`: requires a client certificate from the demo CA, reads
-/// one request, records its X-Request-ID, answers 200 and closes.
+/// A fast `$process-message`: requires a client certificate from the demo CA, records
+/// each request's X-Request-ID and answers 200, keeping the connection open.
 async fn endpoint(
     pki: &refgate::init::PkiPaths,
     seen: Arc<Mutex<HashSet<String>>>,
@@ -172,26 +172,30 @@ async fn endpoint(
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
                 };
+                // Keep-alive: answer each request on the connection until it closes.
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 16384];
-                let id = loop {
-                    let Ok(k) = tls.read(&mut chunk).await else {
-                        return;
+                loop {
+                    let (id, used) = loop {
+                        if let Some(found) = whole_request(&buf) {
+                            break found;
+                        }
+                        match tls.read(&mut chunk).await {
+                            Ok(k) if k > 0 => buf.extend_from_slice(&chunk[..k]),
+                            _ => return,
+                        }
                     };
-                    if k == 0 {
+                    buf.drain(..used);
+                    if tls
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
-                    buf.extend_from_slice(&chunk[..k]);
-                    if let Some(id) = whole_request(&buf) {
-                        break id;
+                    if let Ok(mut s) = seen.lock() {
+                        s.insert(id);
                     }
-                };
-                let _ = tls
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await;
-                let _ = tls.shutdown().await;
-                if let Ok(mut s) = seen.lock() {
-                    s.insert(id);
                 }
             });
         }
@@ -199,8 +203,8 @@ async fn endpoint(
     Ok(port)
 }
 
-/// The request's X-Request-ID once the head and the whole body have arrived.
-fn whole_request(buf: &[u8]) -> Option<String> {
+/// The request's X-Request-ID and length, once its head and whole body have arrived.
+fn whole_request(buf: &[u8]) -> Option<(String, usize)> {
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&buf[..end]).ok()?;
     let value = |name: &str| {
@@ -212,7 +216,9 @@ fn whole_request(buf: &[u8]) -> Option<String> {
         })
     };
     let len: usize = value("content-length")?.parse().ok()?;
-    (buf.len() >= end + 4 + len)
+    let used = end + 4 + len;
+    (buf.len() >= used)
         .then(|| value("x-request-id"))
         .flatten()
+        .map(|id| (id, used))
 }

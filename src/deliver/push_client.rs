@@ -1,14 +1,16 @@
-//! A minimal HTTP/1.1 client over tokio-rustls for push delivery: one POST per
-//! connection (`Connection: close`), the gateway's client certificate presented, the
-//! provider's server certificate checked against `push.ca`.
+//! A minimal HTTP/1.1 client over tokio-rustls for push delivery: the gateway's client
+//! certificate presented, the provider's server certificate checked against `push.ca`,
+//! connections kept alive per provider (a TLS handshake on both ends costs more than
+//! building and sending a message).
 //!
 //! Why not awc: it needs an actix `LocalSet`, and the push worker runs on the plain
-//! tokio runtime with the other workers. Why not keep-alive: a delivery is one POST
-//! every so often per provider; rustls resumes TLS sessions, which is the costly part.
+//! tokio runtime with the other workers. A kept connection the provider has closed
+//! meanwhile is noticed when it yields no answer at all; the request then goes once
+//! more on a new connection (same message id, so at worst a duplicate the provider drops).
 //! Input: a target URL and a body. Output: the status code and (a bounded part of) the
 //! answer. Never logs: the body carries patient data.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,6 +22,10 @@ use super::push::PushError;
 /// The most of an answer that is read: enough for a FHIR response message or an
 /// OperationOutcome, not a way for a provider to make the gateway buffer without end.
 const MAX_ANSWER: usize = 1024 * 1024;
+/// Idle connections kept per provider.
+const MAX_IDLE: usize = 64;
+
+type Stream = tokio_rustls::client::TlsStream<TcpStream>;
 
 /// A provider's `$process-message` endpoint, parsed once at start-up.
 #[derive(Debug, Clone)]
@@ -30,6 +36,9 @@ pub(super) struct Target {
     authority: String,
     path: String,
     server_name: ServerName<'static>,
+    /// Connections whose last answer left them open. The lock is never held across
+    /// an await: a connection is taken out, used, and put back.
+    idle: Arc<Mutex<Vec<Stream>>>,
 }
 
 impl Target {
@@ -59,6 +68,7 @@ impl Target {
             authority,
             path,
             server_name,
+            idle: Arc::new(Mutex::new(Vec::new())),
         })
     }
 }
@@ -70,7 +80,8 @@ pub(super) struct Answer {
     pub body: Vec<u8>,
 }
 
-/// POSTs `body` as `application/fhir+json` with `X-Request-ID: request_id`.
+/// POSTs `body` as `application/fhir+json` with `X-Request-ID: request_id`, on a kept
+/// connection when one is idle.
 ///
 /// # Errors
 /// [`PushError::Connect`], [`PushError::Tls`], [`PushError::Io`] or
@@ -81,19 +92,10 @@ pub(super) async fn post(
     request_id: &str,
     body: &[u8],
 ) -> Result<Answer, PushError> {
-    let tcp = TcpStream::connect((target.host.as_str(), target.port))
-        .await
-        .map_err(PushError::Connect)?;
-    // Nagle would hold the body back behind the head for a round trip.
-    let _ = tcp.set_nodelay(true);
-    let mut stream = tls
-        .connect(target.server_name.clone(), tcp)
-        .await
-        .map_err(PushError::Tls)?;
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: refgate/{version}\r\n\
          Content-Type: application/fhir+json; fhirVersion=4.0\r\nAccept: application/fhir+json\r\n\
-         X-Request-ID: {request_id}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n",
+         X-Request-ID: {request_id}\r\nContent-Length: {len}\r\n\r\n",
         path = target.path,
         host = target.authority,
         version = env!("CARGO_PKG_VERSION"),
@@ -102,32 +104,98 @@ pub(super) async fn post(
     let mut request = Vec::with_capacity(head.len() + body.len());
     request.extend_from_slice(head.as_bytes());
     request.extend_from_slice(body);
-    stream.write_all(&request).await.map_err(PushError::Io)?;
-    stream.flush().await.map_err(PushError::Io)?;
-    read_answer(&mut stream).await
+    let kept = target.idle.lock().ok().and_then(|mut idle| idle.pop());
+    if let Some(mut stream) = kept {
+        match exchange(&mut stream, &request).await {
+            Ok((answer, reusable)) => {
+                keep(target, stream, reusable);
+                return Ok(answer);
+            }
+            // Closed by the provider while idle: nothing came back, so try a new one.
+            Err(Exchange::NoAnswer(_)) => {}
+            Err(Exchange::Failed(e)) => return Err(e),
+        }
+    }
+    let mut stream = connect(tls, target).await?;
+    match exchange(&mut stream, &request).await {
+        Ok((answer, reusable)) => {
+            keep(target, stream, reusable);
+            Ok(answer)
+        }
+        Err(Exchange::NoAnswer(e) | Exchange::Failed(e)) => Err(e),
+    }
 }
 
-async fn read_answer(
-    stream: &mut (impl tokio::io::AsyncRead + Unpin),
-) -> Result<Answer, PushError> {
+async fn connect(tls: &TlsConnector, target: &Target) -> Result<Stream, PushError> {
+    let tcp = TcpStream::connect((target.host.as_str(), target.port))
+        .await
+        .map_err(PushError::Connect)?;
+    // Nagle would hold the body back behind the head for a round trip.
+    let _ = tcp.set_nodelay(true);
+    tls.connect(target.server_name.clone(), tcp)
+        .await
+        .map_err(PushError::Tls)
+}
+
+fn keep(target: &Target, stream: Stream, reusable: bool) {
+    if !reusable {
+        return;
+    }
+    if let Ok(mut idle) = target.idle.lock()
+        && idle.len() < MAX_IDLE
+    {
+        idle.push(stream);
+    }
+}
+
+/// How an exchange failed: before any byte of an answer (the request may be sent
+/// again on a new connection) or after.
+enum Exchange {
+    NoAnswer(PushError),
+    Failed(PushError),
+}
+
+/// Sends the request and reads the answer; `true` with it when the connection may
+/// carry another request (framed answer, no `Connection: close`).
+async fn exchange(stream: &mut Stream, request: &[u8]) -> Result<(Answer, bool), Exchange> {
+    let sent = async {
+        stream.write_all(request).await?;
+        stream.flush().await
+    };
+    sent.await
+        .map_err(|e| Exchange::NoAnswer(PushError::Io(e)))?;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
     loop {
-        if let Some(answer) = complete(&buf)? {
-            return Ok(answer);
+        if let Some(answer) = complete(&buf).map_err(Exchange::Failed)? {
+            return Ok((answer, !closes(&buf)));
         }
         if buf.len() >= MAX_ANSWER {
-            return parse(&buf);
+            return parse(&buf).map(|a| (a, false)).map_err(Exchange::Failed);
         }
         match stream.read(&mut chunk).await {
-            Ok(0) => return parse(&buf),
+            Ok(0) if buf.is_empty() => return Err(Exchange::NoAnswer(PushError::Protocol)),
+            Ok(0) => return parse(&buf).map(|a| (a, false)).map_err(Exchange::Failed),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if buf.is_empty() => return Err(Exchange::NoAnswer(PushError::Io(e))),
             // Some servers reset or skip close_notify after a `Connection: close`
             // answer; what was read is the answer.
-            Err(_) if find(&buf, b"\r\n\r\n").is_some() => return parse(&buf),
-            Err(e) => return Err(PushError::Io(e)),
+            Err(_) if find(&buf, b"\r\n\r\n").is_some() => {
+                return parse(&buf).map(|a| (a, false)).map_err(Exchange::Failed);
+            }
+            Err(e) => return Err(Exchange::Failed(PushError::Io(e))),
         }
     }
+}
+
+/// Whether the connection closes after this answer: `Connection: close`, or HTTP/1.0.
+fn closes(buf: &[u8]) -> bool {
+    let end = find(buf, b"\r\n\r\n").unwrap_or(buf.len());
+    let Ok(head) = std::str::from_utf8(&buf[..end]) else {
+        return true;
+    };
+    head.starts_with("HTTP/1.0")
+        || header(head, "connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
 }
 
 /// The answer, once `buf` holds all of it (by Content-Length or the last chunk).

@@ -105,6 +105,9 @@ impl Provider {
                 .route("/fhir/$process-message", web::post().to(process_message))
         })
         .on_connect(refgate::tls::on_connect)
+        // Idle connections are closed soon, so tests see the gateway find a kept
+        // connection closed and send on a new one.
+        .keep_alive(Duration::from_millis(150))
         .workers(1)
         .shutdown_timeout(1)
         .listen_rustls_0_23(listener, config)
@@ -320,11 +323,23 @@ async fn a_referral_is_pushed_once_with_its_original_document() {
     // Nothing more is sent for a delivered referral.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(provider.received().len(), 1);
+
+    // The next goes on a new connection: the provider closed the kept one meanwhile.
+    let (status, body) = app
+        .post_referral(MSK, "application/json", flat_referral().to_string())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let second = body["id"].as_str().unwrap().to_owned();
+    wait_state(&app, &second, "delivered").await;
+    let received = provider.received();
+    assert_eq!(received.len(), 2, "each sent once");
+    all_same_message(&received[1..], &second, &app.pki);
     let m = metrics(&app).await;
     assert!(
-        m.contains("refgate_push_attempts_total{provider=\"TTNORTH\",outcome=\"delivered\"} 1"),
+        m.contains("refgate_push_attempts_total{provider=\"TTNORTH\",outcome=\"delivered\"} 2"),
         "{m}"
     );
+    assert!(!m.contains("outcome=\"retry\""), "no attempt failed: {m}");
 }
 
 #[actix_web::test]
