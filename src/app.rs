@@ -19,6 +19,7 @@ use crate::config::Settings;
 use crate::crypto::DataKeys;
 use crate::deliver::DeliverContext;
 use crate::deliver::mailer::{self, MailContext};
+use crate::deliver::push::{self, PushContext};
 use crate::intake::IntakeContext;
 use crate::intake::drop_folder::DropFolder;
 use crate::intake::email::{EmailChannel, Spool};
@@ -36,7 +37,7 @@ pub struct App {
     smtp_port: Option<u16>,
     server: Server,
     store: Arc<dyn Store>,
-    /// Pull channels (drop folders) and the outbox worker: stopped after the server,
+    /// Pull channels (drop folders), the outbox and push workers: stopped after the server,
     /// before the store closes.
     channels: Vec<tokio::task::JoinHandle<()>>,
     stop_channels: CancellationToken,
@@ -86,6 +87,19 @@ impl App {
         // the channels, before the store closes; queued mail waits in the store.
         if let Some(mail) = state.deliver.mail.clone() {
             channels.push(tokio::spawn(mailer::run(mail, stop_channels.clone())));
+        }
+        // The push worker: delivery to providers' $process-message. Stopped with the
+        // channels, before the store closes; delivery state waits in the store.
+        if let Some(push) = PushContext::from_settings(
+            &settings,
+            store.clone(),
+            state.deliver.keys.clone(),
+            state.metrics.clone(),
+            state.deliver.mail.clone(),
+        )
+        .context("push")?
+        {
+            channels.push(tokio::spawn(push::run(push, stop_channels.clone())));
         }
         let smtp_port = start_email(&settings, &state, &stop_channels, &mut channels).await?;
         let tls_config = tls::server_config(&settings.tls).context("tls")?;

@@ -40,6 +40,43 @@ pub struct Settings {
     /// The MESH-compatible mailbox API (`/messageexchange`). Absent: no MESH routes.
     #[serde(default)]
     pub mesh: Option<MeshSettings>,
+    /// Push delivery to providers' `$process-message` endpoints (needed by any
+    /// provider with `delivery = "push"`). Absent: nothing is pushed.
+    #[serde(default)]
+    pub push: Option<PushSettings>,
+}
+
+/// Push delivery: how the gateway POSTs FHIR messages to providers, and how hard it
+/// tries. The gateway presents its own client certificate (mutual TLS) and trusts
+/// only `ca` for providers' server certificates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSettings {
+    /// The gateway's client certificate (PEM), presented to providers.
+    pub client_cert: PathBuf,
+    /// Its private key (PEM).
+    pub client_key: PathBuf,
+    /// The CA (PEM, one or more certificates) that providers' server certificates
+    /// must chain to.
+    pub ca: PathBuf,
+    /// Attempts before a referral goes to the dead letters (and operators are alerted).
+    #[serde(default = "default_push_attempts")]
+    pub max_attempts: u32,
+    /// How long one attempt (connect, TLS, request and answer) may take.
+    #[serde(default = "default_push_timeout")]
+    pub timeout_secs: u64,
+    /// The first retry delay; each further one is four times longer (with jitter).
+    #[serde(default = "default_push_first_retry")]
+    pub first_retry_ms: u64,
+    /// The longest delay between two attempts.
+    #[serde(default = "default_push_max_retry")]
+    pub max_retry_secs: u64,
+    /// How often ready referrals are looked for when nothing is due sooner.
+    #[serde(default = "default_push_poll")]
+    pub poll_interval_ms: u64,
+    /// Deliveries in flight at once, per push provider.
+    #[serde(default = "default_push_concurrency")]
+    pub concurrency: usize,
 }
 
 /// The MESH-compatible mailbox API: organisations with a `mesh_mailbox` use it with
@@ -231,6 +268,9 @@ pub struct Organisation {
     /// Providers with `delivery = "email"`: the address referrals are sent to.
     #[serde(default)]
     pub delivery_email: Option<String>,
+    /// Providers with `delivery = "push"`: the https URL of their `$process-message`.
+    #[serde(default)]
+    pub push_url: Option<String>,
     /// Its MESH mailbox id (upper case), when it uses the MESH API.
     #[serde(default)]
     pub mesh_mailbox: Option<MailboxId>,
@@ -248,6 +288,8 @@ pub enum Delivery {
     Inbox,
     /// Each is emailed to `delivery_email` (summary and original document).
     Email,
+    /// Each is POSTed as a FHIR message to `push_url` (its `$process-message`).
+    Push,
 }
 
 /// What an organisation may do.
@@ -347,6 +389,24 @@ fn default_true() -> bool {
 fn default_mail_attempts() -> u32 {
     10
 }
+fn default_push_attempts() -> u32 {
+    10
+}
+fn default_push_timeout() -> u64 {
+    30
+}
+fn default_push_first_retry() -> u64 {
+    1000
+}
+fn default_push_max_retry() -> u64 {
+    3600
+}
+fn default_push_poll() -> u64 {
+    1000
+}
+fn default_push_concurrency() -> usize {
+    8
+}
 
 /// A configuration that cannot be used. Each message names the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -418,6 +478,11 @@ impl Settings {
         }
         if let Some(ca) = self.mail.as_mut().and_then(|m| m.ca.as_mut()) {
             fix(ca);
+        }
+        if let Some(push) = self.push.as_mut() {
+            fix(&mut push.client_cert);
+            fix(&mut push.client_key);
+            fix(&mut push.ca);
         }
     }
 
@@ -503,6 +568,7 @@ impl Settings {
         }
         self.validate_email()?;
         self.validate_mesh()?;
+        self.validate_push()?;
         if self.server.max_body_bytes == 0 {
             return invalid(
                 "server.max_body_bytes".into(),
@@ -645,6 +711,54 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_push(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        if let Some(push) = &self.push {
+            for (key, p) in [
+                ("push.client_cert", &push.client_cert),
+                ("push.client_key", &push.client_key),
+                ("push.ca", &push.ca),
+            ] {
+                if !p.is_file() {
+                    return invalid(key.into(), "file not found");
+                }
+            }
+            if push.max_attempts == 0 {
+                return invalid("push.max_attempts".into(), "must be greater than 0");
+            }
+            if push.timeout_secs == 0 || push.poll_interval_ms == 0 || push.concurrency == 0 {
+                return invalid(
+                    "push".into(),
+                    "timeouts, intervals and limits must be greater than 0",
+                );
+            }
+        }
+        for (i, org) in self.organisations.iter().enumerate() {
+            let key = |k: &str| format!("organisations[{i}].{k}");
+            if org.delivery != Delivery::Push {
+                if org.push_url.is_some() {
+                    return invalid(key("push_url"), "only used with delivery = \"push\"");
+                }
+                continue;
+            }
+            if org.role != Role::Provider {
+                return invalid(key("delivery"), "only providers receive referrals");
+            }
+            if self.push.is_none() {
+                return invalid(key("delivery"), "push delivery needs the [push] section");
+            }
+            if !org.push_url.as_deref().is_some_and(is_push_url) {
+                return invalid(key("push_url"), "push delivery needs an https URL");
+            }
+        }
+        Ok(())
+    }
+
     /// The referrer allowed to send from `address`: an exact address entry wins over a
     /// domain entry. Case-insensitive, as mail systems treat addresses in practice.
     pub fn sender_organisation(&self, address: &str) -> Option<&Organisation> {
@@ -682,6 +796,14 @@ pub fn is_address(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_graphic() && !matches!(c, '<' | '>' | ',' | ';' | '"'))
         && !domain.contains('@')
+}
+
+/// An absolute `https://host[:port]/path` URL, as push delivery needs: never plain
+/// HTTP, because the message carries patient data.
+pub fn is_push_url(s: &str) -> bool {
+    s.parse::<awc::http::Uri>()
+        .is_ok_and(|u| u.scheme_str() == Some("https") && u.host().is_some_and(|h| !h.is_empty()))
+        && !s.chars().any(char::is_whitespace)
 }
 
 /// `REFGATE__SERVER__LISTEN=x` sets `server.listen`. Values are read as TOML when they
@@ -801,5 +923,73 @@ mod tests {
         std::fs::write(&report.config, text).unwrap();
         let err = Settings::load(&report.config).unwrap_err().to_string();
         assert!(err.contains("mesh_mailbox"), "{err}");
+    }
+
+    #[test]
+    fn push_settings_errors_name_the_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let report = crate::init::init(tmp.path()).unwrap();
+        let base = Settings::load(&report.config).unwrap();
+        let north = base
+            .organisations
+            .iter()
+            .position(|o| o.id.as_str() == "TTNORTH")
+            .unwrap();
+        let key_of = |s: &Settings| match s.validate() {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("expected an invalid key, got {other:?}"),
+        };
+        let push = PushSettings {
+            client_cert: report.pki.gateway.0.clone(),
+            client_key: report.pki.gateway.1.clone(),
+            ca: report.pki.ca.clone(),
+            max_attempts: 10,
+            timeout_secs: 30,
+            first_retry_ms: 1000,
+            max_retry_secs: 3600,
+            poll_interval_ms: 1000,
+            concurrency: 8,
+        };
+        let mut s = base.clone();
+        s.organisations[north].delivery = Delivery::Push;
+        s.organisations[north].push_url =
+            Some("https://provider.example/fhir/$process-message".into());
+        assert_eq!(
+            key_of(&s),
+            format!("organisations[{north}].delivery"),
+            "needs [push]"
+        );
+        s.push = Some(push.clone());
+        s.validate().unwrap();
+        for bad in [
+            "http://provider.example/x",
+            "provider.example/x",
+            "https:///x",
+        ] {
+            s.organisations[north].push_url = Some(bad.into());
+            assert_eq!(
+                key_of(&s),
+                format!("organisations[{north}].push_url"),
+                "{bad}"
+            );
+        }
+        let mut s = base.clone();
+        s.organisations[north].push_url = Some("https://provider.example/x".into());
+        assert_eq!(
+            key_of(&s),
+            format!("organisations[{north}].push_url"),
+            "inbox delivery"
+        );
+        let mut s = base.clone();
+        s.push = Some(PushSettings {
+            client_key: tmp.path().join("missing.pem"),
+            ..push.clone()
+        });
+        assert_eq!(key_of(&s), "push.client_key");
+        s.push = Some(PushSettings {
+            max_attempts: 0,
+            ..push
+        });
+        assert_eq!(key_of(&s), "push.max_attempts");
     }
 }

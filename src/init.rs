@@ -28,6 +28,7 @@ const DEV_ORGANISATION: &str = "refgate development";
 /// Fixed, because [`issue_client_cert`] rebuilds the issuer from it: an issued
 /// certificate's issuer name must equal the CA's subject byte for byte.
 const CA_COMMON_NAME: &str = "refgate development CA";
+const GATEWAY_COMMON_NAME: &str = "refgate gateway";
 const DAY_SECS: u64 = 86_400;
 const CA_DAYS: u64 = 3650;
 /// The most browsers and curl's TLS libraries accept for a leaf certificate.
@@ -42,6 +43,9 @@ pub struct PkiPaths {
     pub server_key: PathBuf,
     /// Client certificate and key per organisation.
     pub orgs: HashMap<OrgId, (PathBuf, PathBuf)>,
+    /// The gateway's own client certificate and key, presented when it pushes
+    /// referrals to providers (`[push] client_cert`, `client_key`).
+    pub gateway: (PathBuf, PathBuf),
 }
 
 /// What [`init`] wrote.
@@ -130,6 +134,7 @@ pub fn write_dev_pki(dir: &Path, orgs: &[OrgId]) -> anyhow::Result<PkiPaths> {
         server_cert: dir.join("server.pem"),
         server_key: dir.join("server-key.pem"),
         orgs: HashMap::new(),
+        gateway: (dir.join("gateway.pem"), dir.join("gateway-key.pem")),
     };
     write_new(&pki.ca, &ca.pem(), Access::Public)?;
     write_new(&pki.ca_key, &ca.key().serialize_pem(), Access::Private)?;
@@ -144,6 +149,10 @@ pub fn write_dev_pki(dir: &Path, orgs: &[OrgId]) -> anyhow::Result<PkiPaths> {
     set_leaf(&mut server, ExtendedKeyUsagePurpose::ServerAuth)?;
     let (cert, key) = sign(&server, &ca)?;
     write_pair(&pki.server_cert, &cert, &pki.server_key, &key)?;
+    // Providers that take pushes recognise the gateway by this certificate; it is not
+    // an organisation's, so the gateway's own API refuses it (403).
+    let (cert, key) = sign(&client_params(GATEWAY_COMMON_NAME)?, &ca)?;
+    write_pair(&pki.gateway.0, &cert, &pki.gateway.1, &key)?;
 
     for org in orgs {
         let files = (
@@ -727,6 +736,21 @@ workflow_id = "TALKING_THERAPIES_REFERRAL"
 # ca = "certs/ca.pem"        # an extra CA to trust for the relay (optional)
 # notify_status = true
 # max_attempts = 10
+
+# Push delivery, for providers configured with delivery = "push" and a push_url (the
+# https URL of their FHIR $process-message). Each referral is POSTed as a FHIR message
+# Bundle over mutual TLS with the gateway's client certificate; the Bundle id is the
+# referral id on every attempt, so a provider can drop duplicates. Failures that may
+# pass (5xx, 408, 429, timeouts, connection errors) are retried with exponential
+# backoff and jitter; a 4xx refusal, or max_attempts failures, sends the referral to
+# the dead letters (GET /dead-letter), from where an operator can re-drive it
+# (POST /dead-letter/{id}/redrive).
+# [push]
+# client_cert = "certs/gateway.pem"
+# client_key = "certs/gateway-key.pem"
+# ca = "certs/ca.pem"        # the CA providers' server certificates chain to
+# max_attempts = 10
+# timeout_secs = 30
 "#;
 
 #[cfg(test)]
@@ -834,7 +858,14 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let r = init(tmp.path()).unwrap();
         let certs = tmp.path().join("certs");
-        for name in ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"] {
+        for name in [
+            "ca.pem",
+            "ca-key.pem",
+            "server.pem",
+            "server-key.pem",
+            "gateway.pem",
+            "gateway-key.pem",
+        ] {
             assert!(certs.join(name).is_file(), "{name}");
         }
         for o in &DEMO_ORGS {

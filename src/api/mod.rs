@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod dead_letter;
 pub mod error;
 pub mod fhir;
 pub mod health;
@@ -97,6 +98,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/review/{id}", web::get().to(review::show))
         .route("/review/{id}/release", web::post().to(review::release))
         .route("/review/{id}/reject", web::post().to(review::reject))
+        .route("/dead-letter", web::get().to(dead_letter::list))
+        .route(
+            "/dead-letter/{id}/redrive",
+            web::post().to(dead_letter::redrive),
+        )
         .configure(mesh::configure)
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(error::ApiError::NotFound)

@@ -39,6 +39,12 @@ pub enum Action {
     MailSpooled,
     /// The email channel finished with a spooled message (made a referral or failed).
     MailProcessed,
+    /// A push provider's `$process-message` took the referral (2xx).
+    PushDelivery,
+    /// A push delivery was given up (refused, or out of attempts): dead-lettered.
+    PushGivenUp,
+    /// An operator sent a dead-lettered referral back to be delivered again.
+    Redrive,
 }
 
 impl Action {
@@ -60,6 +66,9 @@ impl Action {
             Action::MailGivenUp => "mail-given-up",
             Action::MailSpooled => "mail-spooled",
             Action::MailProcessed => "mail-processed",
+            Action::PushDelivery => "push-delivery",
+            Action::PushGivenUp => "push-given-up",
+            Action::Redrive => "redrive",
         }
     }
 }

@@ -118,7 +118,7 @@ impl MailContext {
             .map(|o| {
                 let delivery_email = match o.delivery {
                     Delivery::Email => o.delivery_email.clone(),
-                    Delivery::Inbox => None,
+                    Delivery::Inbox | Delivery::Push => None,
                 };
                 let info = OrgMail {
                     name: o.name.clone(),

@@ -275,6 +275,90 @@ pub struct InboxPage {
     pub total: u64,
 }
 
+/// A referral due for a push attempt (state `ready`, routed to a push provider).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuePush {
+    pub id: ReferralId,
+    /// Attempts made so far (since the last re-drive).
+    pub attempts: u32,
+}
+
+/// The result of one push attempt, recorded with the referral's state in one
+/// transaction. Only a referral still `ready` moves; a result for one that moved on
+/// meanwhile (downloaded through the inbox, say) only updates the delivery row.
+#[derive(Debug, Clone)]
+pub enum PushAttempt {
+    /// The provider took it (2xx): `ready -> delivered`, and on to `acknowledged`
+    /// when its answer says it processed the message.
+    Delivered {
+        id: ReferralId,
+        provider: OrgId,
+        at: DateTime<Utc>,
+        attempts: u32,
+        status: u16,
+        acknowledged: bool,
+        /// The referrer's notification of the acknowledgement, queued in the outbox
+        /// in the same transaction (as `change_status_with_mail` does).
+        notify: Option<OutgoingMail>,
+    },
+    /// It failed for now; try again at `next_at`. The referral stays `ready`.
+    Retry {
+        id: ReferralId,
+        provider: OrgId,
+        at: DateTime<Utc>,
+        next_at: DateTime<Utc>,
+        attempts: u32,
+        /// A failure class, never response text.
+        error: &'static str,
+        status: Option<u16>,
+    },
+    /// Given up: `ready -> dead-letter` with `reason` (a code), audited.
+    GiveUp {
+        id: ReferralId,
+        provider: OrgId,
+        at: DateTime<Utc>,
+        attempts: u32,
+        error: &'static str,
+        status: Option<u16>,
+        reason: String,
+    },
+}
+
+/// Where a referral's push delivery stands, for operators and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushStatus {
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub last_status: Option<u16>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// A dead-lettered referral, as operators see it. Ids, codes and counts only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterEntry {
+    pub id: ReferralId,
+    pub provider: Option<OrgId>,
+    pub urgency: Urgency,
+    pub received_at: DateTime<Utc>,
+    /// When it was dead-lettered.
+    pub since: DateTime<Utc>,
+    /// The reason code of the move to the dead letters.
+    pub reason: Option<String>,
+    /// Push attempts made and how the last failed (push deliveries only).
+    pub attempts: Option<u32>,
+    pub last_error: Option<String>,
+    pub last_status: Option<u16>,
+}
+
+/// An operator sends a dead-lettered referral back to `ready`.
+#[derive(Debug, Clone)]
+pub struct Redrive {
+    pub id: ReferralId,
+    pub operator: OrgId,
+    pub at: DateTime<Utc>,
+}
+
 /// The store's operations. Object-safe: the app holds an `Arc<dyn Store>`.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
@@ -481,6 +565,51 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError::Database`].
     async fn stats_snapshot(&self) -> Result<StatsSnapshot, StoreError>;
+
+    /// Referrals routed to `provider` in state `ready` whose next push attempt is due
+    /// at `now` (never tried, or their retry time has come): urgent first, then oldest.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn due_pushes(
+        &self,
+        provider: &OrgId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DuePush>, StoreError>;
+
+    /// When the earliest push retry of a referral still `ready` is due, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn next_push_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Records a push attempt and moves the referral accordingly, with its audit
+    /// events, in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] or [`StoreError::Database`].
+    async fn record_push_attempt(&self, attempt: PushAttempt) -> Result<(), StoreError>;
+
+    /// The push delivery state of a referral (`None` before its first attempt).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn push_status(&self, id: ReferralId) -> Result<Option<PushStatus>, StoreError>;
+
+    /// Dead-lettered referrals, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetterEntry>, StoreError>;
+
+    /// Sends a dead-lettered referral back to `ready` with its push attempts reset,
+    /// audited as the operator's, in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], or [`StoreError::Transition`] when it is not in the
+    /// dead letters.
+    async fn redrive(&self, redrive: Redrive) -> Result<ReferralSummary, StoreError>;
 }
 
 /// The figures statistics are computed from (`crate::stats`). Organisations, days,

@@ -1,7 +1,7 @@
 //! Typed operational events. Each emits one log line and one metric, so the fields
 //! that leave the process are reviewed here, in one place.
 
-use super::metrics::{EventLabels, MailLabels, Metrics, SubmissionLabels};
+use super::metrics::{EventLabels, MailLabels, Metrics, PushLabels, SubmissionLabels};
 use crate::domain::{OrgId, ReferralId, State};
 use crate::store::MailKind;
 
@@ -212,6 +212,96 @@ impl EmailFailed<'_> {
             .get_or_create(&EventLabels {
                 event: "email_failed".to_owned(),
                 reason: self.reason.to_owned(),
+            })
+            .inc();
+    }
+}
+
+fn count_push(m: &Metrics, provider: &OrgId, outcome: &str) {
+    m.push
+        .get_or_create(&PushLabels {
+            provider: provider.as_str().to_owned(),
+            outcome: outcome.to_owned(),
+        })
+        .inc();
+}
+
+/// A push provider took a referral (2xx). Ids, codes and counts only: never the body.
+pub struct PushDelivered<'a> {
+    pub id: ReferralId,
+    pub provider: &'a OrgId,
+    pub attempts: u32,
+    pub status: u16,
+    /// Its answer said it processed the message (FHIR response code `ok`).
+    pub acknowledged: bool,
+}
+
+impl PushDelivered<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        tracing::info!(referral_id = %self.id, provider = %self.provider, attempts = self.attempts,
+            status = self.status, acknowledged = self.acknowledged, "referral pushed");
+        count_push(m, self.provider, "delivered");
+    }
+}
+
+/// A push attempt failed for now; it will be retried.
+pub struct PushRetry<'a> {
+    pub id: ReferralId,
+    pub provider: &'a OrgId,
+    pub attempts: u32,
+    /// A failure class (`timeout`, `connection`, `http-5xx`, ...).
+    pub error: &'static str,
+    pub status: Option<u16>,
+    pub retry_in: std::time::Duration,
+}
+
+impl PushRetry<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        tracing::warn!(referral_id = %self.id, provider = %self.provider, attempts = self.attempts,
+            error = self.error, status = self.status,
+            retry_in_ms = u64::try_from(self.retry_in.as_millis()).unwrap_or(u64::MAX),
+            "push failed; will retry");
+        count_push(m, self.provider, "retry");
+    }
+}
+
+/// A push delivery was given up and the referral dead-lettered: refused by the
+/// provider, or out of attempts. Operators are alerted on the counter.
+pub struct PushGivenUp<'a> {
+    pub id: ReferralId,
+    pub provider: &'a OrgId,
+    pub attempts: u32,
+    pub error: &'static str,
+    pub status: Option<u16>,
+}
+
+impl PushGivenUp<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        tracing::error!(referral_id = %self.id, provider = %self.provider, attempts = self.attempts,
+            error = self.error, status = self.status, "push given up; referral dead-lettered");
+        count_push(m, self.provider, "dead_letter");
+        m.events
+            .get_or_create(&EventLabels {
+                event: "push_dead_letter".to_owned(),
+                reason: self.error.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// An operator sent a dead-lettered referral back to be delivered again.
+pub struct DeadLetterRedriven<'a> {
+    pub id: ReferralId,
+    pub operator: &'a OrgId,
+}
+
+impl DeadLetterRedriven<'_> {
+    pub fn emit(&self, m: &Metrics) {
+        tracing::info!(referral_id = %self.id, operator = %self.operator, "dead letter re-driven");
+        m.events
+            .get_or_create(&EventLabels {
+                event: "dead_letter_redriven".to_owned(),
+                reason: "operator".to_owned(),
             })
             .inc();
     }

@@ -173,6 +173,13 @@ impl StatsGauges {
     }
 }
 
+/// Labels of push deliveries: the provider (an ODS code) and how the attempt ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PushLabels {
+    pub provider: String,
+    pub outcome: String,
+}
+
 /// Every metric the gateway exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -184,6 +191,8 @@ pub struct Metrics {
     pub mail: Family<MailLabels, Counter>,
     /// The operators' statistics, refreshed from the store at each scrape.
     pub stats: StatsGauges,
+    /// Push attempts by provider and outcome (delivered, retry, dead_letter).
+    pub push: Family<PushLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -229,6 +238,12 @@ impl Metrics {
             mail.clone(),
         );
         let stats = StatsGauges::register(&mut registry);
+        let push = Family::<PushLabels, Counter>::default();
+        registry.register(
+            "push_attempts",
+            "Push delivery attempts by provider and outcome (delivered, retry, dead_letter)",
+            push.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             submissions,
@@ -237,6 +252,7 @@ impl Metrics {
             events,
             mail,
             stats,
+            push,
         }
     }
 

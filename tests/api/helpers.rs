@@ -88,6 +88,7 @@ pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
         notify_email: None,
         delivery: Delivery::Inbox,
         delivery_email: None,
+        push_url: None,
         mesh_mailbox: None,
         mesh_password_file: None,
     };
@@ -128,6 +129,7 @@ pub fn test_settings(dir: &Path, pki: &PkiPaths) -> Settings {
         smtp: None,
         mail: None,
         mesh: None,
+        push: None,
     }
 }
 

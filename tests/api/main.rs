@@ -18,6 +18,7 @@ mod logs;
 mod mail_out;
 mod mail_sink;
 mod mesh;
+mod push;
 mod restart;
 mod review;
 mod smtp;

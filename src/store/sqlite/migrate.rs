@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/sqlite/0004_documents.sql"),
     ),
     (5, include_str!("../../../migrations/sqlite/0005_mesh.sql")),
+    (6, include_str!("../../../migrations/sqlite/0006_push.sql")),
     (7, include_str!("../../../migrations/sqlite/0007_stats.sql")),
 ];
 

@@ -15,6 +15,7 @@ mod mail;
 mod mesh;
 mod migrate;
 mod outbox;
+mod push;
 mod read;
 mod stats;
 mod writer;
@@ -32,7 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Accepted, DueMail, InboxEntry, InboxPage, MailAttempt, MailId, MailOutcome, MailStatus,
+    Accepted, Redrive, PushStatus, PushAttempt, DuePush, DeadLetterEntry, DueMail, InboxEntry, InboxPage, MailAttempt, MailId, MailOutcome, MailStatus,
     MeshTokenUse, NewMail, NewReferral, OutgoingMail, ReferralSummary, ReviewDecision,
     SealedDocument, SpoolStatus, SpooledMail, StatusChange, Store, StoreError, StoredReferral,
 };
@@ -313,6 +314,37 @@ impl Store for SqliteStore {
 
     async fn stats_snapshot(&self) -> Result<super::StatsSnapshot, StoreError> {
         stats::snapshot(&self.reads).await
+    }
+
+    async fn due_pushes(
+        &self,
+        provider: &OrgId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DuePush>, StoreError> {
+        push::due(&self.reads, provider, now, limit).await
+    }
+
+    async fn next_push_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        push::next_due(&self.reads).await
+    }
+
+    async fn record_push_attempt(&self, attempt: PushAttempt) -> Result<(), StoreError> {
+        self.submit(|reply| writer::Job::Push(push::Job::Attempt(Box::new(attempt), reply)))
+            .await
+    }
+
+    async fn push_status(&self, id: ReferralId) -> Result<Option<PushStatus>, StoreError> {
+        push::status(&self.reads, id).await
+    }
+
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetterEntry>, StoreError> {
+        push::dead_letters(&self.reads, limit).await
+    }
+
+    async fn redrive(&self, redrive: Redrive) -> Result<ReferralSummary, StoreError> {
+        self.submit(|reply| writer::Job::Push(push::Job::Redrive(redrive, reply)))
+            .await
     }
 }
 

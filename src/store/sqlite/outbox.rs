@@ -124,7 +124,10 @@ pub(super) async fn apply(conn: &mut SqliteConnection, head: &mut ChainHead, job
     }
 }
 
-async fn insert(conn: &mut SqliteConnection, mail: &OutgoingMail) -> Result<bool, StoreError> {
+pub(super) async fn insert(
+    conn: &mut SqliteConnection,
+    mail: &OutgoingMail,
+) -> Result<bool, StoreError> {
     let at = format_time(mail.queued_at);
     let done = sqlx::query(
         "INSERT OR IGNORE INTO outbox (id, kind, referral_id, state, attempts, queued_at, next_attempt_at, message_sealed)

@@ -30,6 +30,8 @@ pub(super) enum Job {
     Mesh(super::mesh::Write, Reply<super::mesh::Written>),
     /// Inbound mail spool writes (`mail.rs`).
     Mail(Box<super::mail::MailWrite>, Reply<()>),
+    /// Push delivery attempts and re-drives (`push.rs`).
+    Push(super::push::Job),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -39,6 +41,7 @@ enum Pending {
     Audit(Reply<()>, Result<(), StoreError>),
     Status(Reply<ReferralSummary>, Result<ReferralSummary, StoreError>),
     Outbox(super::outbox::Done),
+    Push(super::push::Done),
     Mesh(
         Reply<super::mesh::Written>,
         Result<super::mesh::Written, StoreError>,
@@ -59,6 +62,7 @@ impl Pending {
             Pending::Audit(tx, r) => drop(tx.send(out(r, committed))),
             Pending::Status(tx, r) => drop(tx.send(out(r, committed))),
             Pending::Outbox(done) => done.send(committed),
+            Pending::Push(done) => done.send(committed),
             Pending::Mesh(tx, r) => drop(tx.send(out(r, committed))),
         }
     }
@@ -212,6 +216,9 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
             Job::Outbox(job) => {
                 pending.push(Pending::Outbox(super::outbox::apply(conn, head, job).await));
             }
+            Job::Push(job) => {
+                pending.push(Pending::Push(super::push::apply(conn, head, job).await));
+            }
             Job::Mesh(write, tx) => {
                 let r = in_savepoint(conn, head, async |conn, _| {
                     super::mesh::apply(conn, &write).await
@@ -310,6 +317,7 @@ fn fail(job: Job) -> Option<Pending> {
         Job::Audit(_, tx) | Job::Mail(_, tx) => Some(Pending::Audit(tx, e())),
         Job::Status(_, tx) | Job::Review(_, tx) => Some(Pending::Status(tx, e())),
         Job::Outbox(job) => Some(Pending::Outbox(job.fail())),
+        Job::Push(job) => Some(Pending::Push(job.fail())),
         Job::Mesh(_, tx) => Some(Pending::Mesh(tx, e())),
         Job::Shutdown(_) => None,
     }
