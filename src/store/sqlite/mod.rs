@@ -33,9 +33,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Accepted, Redrive, PushStatus, PushAttempt, DuePush, DeadLetterEntry, DueMail, InboxEntry, InboxPage, MailAttempt, MailId, MailOutcome, MailStatus,
-    MeshTokenUse, NewMail, NewReferral, OutgoingMail, ReferralSummary, ReviewDecision,
-    SealedDocument, SpoolStatus, SpooledMail, StatusChange, Store, StoreError, StoredReferral,
+    Accepted, DeadLetterEntry, DueMail, DuePush, InboxEntry, InboxPage, MailAttempt, MailId,
+    MailOutcome, MailStatus, MeshTokenUse, NewMail, NewReferral, OutgoingMail, PushAttempt,
+    PushStatus, Redrive, ReferralSummary, ReviewDecision, SealedDocument, SpoolStatus, SpooledMail,
+    StatusChange, Store, StoreError, StoredReferral,
 };
 use crate::audit::{AuditDraft, AuditEvent};
 use crate::domain::{OrgId, ReferralId, State};
