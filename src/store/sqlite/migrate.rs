@@ -21,7 +21,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../../migrations/sqlite/0005_mesh.sql")),
     (6, include_str!("../../../migrations/sqlite/0006_push.sql")),
     (7, include_str!("../../../migrations/sqlite/0007_stats.sql")),
-    (8, include_str!("../../../migrations/sqlite/0008_inbox_order.sql")),
+    (
+        8,
+        include_str!("../../../migrations/sqlite/0008_inbox_order.sql"),
+    ),
 ];
 
 /// Applies every migration not yet applied, each in its own transaction.
