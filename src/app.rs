@@ -162,30 +162,31 @@ impl App {
 /// How often the email channel looks for spooled mail without being woken.
 const EMAIL_SWEEP: Duration = Duration::from_secs(30);
 
-/// The email channel, when `[smtp]` is configured: the SMTP listener (which spools)
-/// and the processor (which makes referrals of spooled mail). Returns the SMTP port.
+/// The email channel: the processor, which makes referrals of spooled mail, always (so
+/// messages accepted before `[smtp]` was switched off are still read), and the SMTP
+/// listener, which spools, when `[smtp]` is configured. Returns the SMTP port.
 async fn start_email(
     settings: &Settings,
     state: &AppState,
     stop: &CancellationToken,
     channels: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> anyhow::Result<Option<u16>> {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let email = EmailChannel {
+        wake: wake.clone(),
+        sweep: EMAIL_SWEEP,
+        mail: state.deliver.mail.clone(),
+    };
+    channels.push(tokio::spawn(email.run(state.intake.clone(), stop.clone())));
     if settings.smtp.is_none() {
         return Ok(None);
     }
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let spool = Spool::new(&state.intake, wake.clone());
+    let spool = Spool::new(&state.intake, wake);
     let server = SmtpServer::bind(Arc::new(settings.clone()), spool)
         .await
         .context("smtp")?;
     let port = server.port().context("smtp.listen")?;
     channels.push(tokio::spawn(server.run(stop.clone())));
-    let email = EmailChannel {
-        wake,
-        sweep: EMAIL_SWEEP,
-        mail: state.deliver.mail.clone(),
-    };
-    channels.push(tokio::spawn(email.run(state.intake.clone(), stop.clone())));
     Ok(Some(port))
 }
 

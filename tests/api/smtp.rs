@@ -607,7 +607,7 @@ async fn header_injection_in_the_envelope_is_refused_and_never_echoed() {
 }
 
 #[actix_web::test]
-async fn a_spooled_message_is_processed_after_a_restart() {
+async fn a_spooled_message_is_processed_after_a_restart_even_with_the_listener_switched_off() {
     let mut app = spawn_smtp_app().await;
     app.stop().await;
     // While the gateway is down, an entry as the listener commits it (250 sent, not yet
@@ -634,7 +634,10 @@ async fn a_spooled_message_is_processed_after_a_restart() {
     assert_eq!(store.pending_mail(10).await.unwrap().len(), 1);
     store.close().await;
 
+    // Restarted without `[smtp]`: what was accepted is still read.
+    app.settings.smtp = None;
     let mut app = app.restart().await;
+    assert_eq!(app.smtp_port, None);
     wait_for_inbox(&app, NORTH, 1).await;
     app.stop().await;
     let store = SqliteStore::open(&app.db_path()).await.unwrap();
