@@ -27,6 +27,7 @@ pub mod feedback;
 pub mod init;
 pub mod intake;
 pub mod normalise;
+pub mod outbox;
 pub mod review;
 pub mod route;
 pub mod stats;

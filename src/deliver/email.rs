@@ -18,9 +18,9 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 
 use super::inbox::{ProviderMessage, message_for};
-use super::mailer::{MailContext, MailError, derived_id};
 use crate::audit::Action;
 use crate::domain::{OrgId, Referral, ReferralId, State, Urgency};
+use crate::outbox::{MailContext, MailError, derived_id};
 use crate::store::{MailKind, StatusChange};
 
 /// Referrals looked at per provider per sweep.

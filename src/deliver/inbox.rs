@@ -7,12 +7,12 @@ use std::sync::Arc;
 use crate::audit::Action;
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, DataKeys};
-use crate::deliver::mailer::MailContext;
 use crate::domain::lifecycle::TransitionError;
 use crate::domain::{OrgId, ReferralId, State};
 use crate::feedback;
 use crate::intake::{self, IntakeError};
 use crate::normalise::fhir_write::{Document, MessageMeta, write_message};
+use crate::outbox::MailContext;
 use crate::store::{
     InboxEntry, ReferralSummary, StatusChange, Store, StoreError, StoredReferral, Transition,
 };

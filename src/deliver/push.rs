@@ -29,13 +29,13 @@ use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
 use super::inbox::message_for;
-use super::mailer::MailContext;
 use super::push_client::{self, Answer, Target};
 use super::retry::{PushNext, after_push_failure, random_u64};
 use crate::config::{Delivery, PushSettings, Settings};
 use crate::crypto::DataKeys;
 use crate::domain::{OrgId, ReferralId, State};
 use crate::feedback::reply::status_notification;
+use crate::outbox::MailContext;
 use crate::store::{DuePush, OutgoingMail, PushAttempt, Store, StoreError};
 use crate::telemetry::events::{PushDelivered, PushGivenUp, PushRetry};
 use crate::telemetry::metrics::Metrics;

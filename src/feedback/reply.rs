@@ -13,8 +13,8 @@ use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message};
 use uuid::Uuid;
 
-use crate::deliver::mailer::{MailContext, MailError, derived_id};
 use crate::domain::{ReferralId, State};
+use crate::outbox::{MailContext, MailError, derived_id};
 use crate::store::{MailKind, OutgoingMail, ReferralSummary, StatusChange, Store, StoreError};
 
 /// What became of an emailed referral, as the sender is told.

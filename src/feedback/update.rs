@@ -14,11 +14,11 @@ use serde_json::Value;
 
 use super::codes::{OUTCOME_SYSTEM, OutcomeCode, REASON_SYSTEM, ReasonCode};
 use crate::audit::Action;
-use crate::deliver::mailer::MailContext;
 use crate::domain::lifecycle::TransitionError;
 use crate::domain::{OrgId, ReferralId, State};
 use crate::normalise::fhir_write::REFERRAL_ID_SYSTEM;
 use crate::normalise::{IssueCode, Problem};
+use crate::outbox::MailContext;
 use crate::store::{ReferralSummary, StatusChange, Store, StoreError};
 
 /// A provider's status update, checked against the code lists.

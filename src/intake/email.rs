@@ -25,12 +25,12 @@ use tokio_util::sync::CancellationToken;
 use super::{Channel, IntakeContext, IntakeError, RawSubmission, accept};
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, DataKeys};
-use crate::deliver::mailer::{MailContext, MailError, derived_id};
 use crate::domain::{OrgId, ReferralId, State};
 use crate::feedback::reply::{
     AckState, Acknowledgement, queue_acknowledgement, remember_reply_address,
 };
 use crate::normalise::email;
+use crate::outbox::{MailContext, MailError, derived_id};
 use crate::store::{MailId, MailOutcome, NewMail, SpooledMail, Store, StoreError};
 use crate::telemetry::events::{EmailFailed, EmailSpooled};
 use crate::telemetry::metrics::Metrics;
