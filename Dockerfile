@@ -21,5 +21,8 @@ WORKDIR /var/lib/refgate
 # first start create a demo configuration in /var/lib/refgate/refgate-data.
 ENV REFGATE__SERVER__LISTEN=0.0.0.0:8443
 EXPOSE 8443
+# Email: the demo's SMTP listener is on 127.0.0.1:2525; to take mail from outside the
+# container set [smtp] listen = "0.0.0.0:2525" in the mounted configuration and publish
+# it (an environment override alone would make an [smtp] section without its addresses).
 ENTRYPOINT ["refgate"]
 CMD ["serve"]
