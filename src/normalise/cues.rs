@@ -90,6 +90,24 @@ static OTHERS_SUICIDE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
+// A clause whose subject is a relative or someone close ("Robin's brother has a history
+// of self-harm", "His partner, Michelle, took an overdose"): their risk, not the
+// patient's, unless the patient comes back in as the subject before the mention.
+static RELATIVE_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\W*(?:(?:his|her|their|the\s+patient['\x{2019}]s|[a-z]+['\x{2019}]s)\s+)?(?:older\s+|younger\s+|twin\s+|late\s+|ex-?)?(?:father|mother|brother|sister|son|daughter|husband|wife|partner|friend|cousin|uncle|aunt|grand\w+|dad|mum|parents?|sibling|step\w+|niece|nephew|boyfriend|girlfriend|fianc\w+)\b(?:\s*,[^,]{1,40},)?\s+(?:also\s+|too\s+)?(?:has|had|have|is|was|who|with)\b")
+        .expect("static pattern compiles")
+});
+
+// The patient as the subject of the words before a mention.
+static PATIENT_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(she|he|they|herself|himself|themselves|the\s+patient)\b")
+        .expect("static pattern compiles")
+});
+
+// "family history of self-harm": a relative's risk.
+static FAMILY_HISTORY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bfamily\s+history\s+of\s*$").expect("static pattern compiles"));
+
 static PAST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|at\s+the\s+age\s+of\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer|had\s+(felt|thought|considered|experienced)|last\s+(spring|summer|autumn|winter|month|christmas)|(during|in)\s+the\s+(spring|summer|autumn|winter)|at\s+(her|his|their|its)\s+(lowest|worst))\b")
         .expect("static pattern compiles")
@@ -118,6 +136,10 @@ pub fn risk(text: &str) -> RiskFinding {
                 seen.replace_range(m.range(), &blank);
                 continue;
             }
+            if someone_elses(&clause[..m.start()]) {
+                seen.replace_range(m.range(), &blank);
+                continue;
+            }
             let before = last_words(&seen[..m.start()], 12).to_owned();
             let negation = NEGATION.find_iter(&before).last();
             let after = &clause[m.end()..];
@@ -142,6 +164,18 @@ pub fn risk(text: &str) -> RiskFinding {
         }
     }
     finding
+}
+
+/// The words of a clause before a risk mention make it a relative's: the clause opens
+/// with a relative as its subject and the patient is not named as a subject after it.
+fn someone_elses(before: &str) -> bool {
+    if FAMILY_HISTORY.is_match(before) {
+        return true;
+    }
+    match RELATIVE_SUBJECT.find(before) {
+        Some(m) => !PATIENT_SUBJECT.is_match(&before[m.end()..]),
+        None => false,
+    }
 }
 
 /// The end of `s` holding at most `n` words.
@@ -205,6 +239,8 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | happy\s+to\s+be\s+(called|rung|contacted)\b
             | happy\s+to\s+(receive|take|have)\s+((tele)?phone\s+)?calls
             | (preferred|preference)\s*(contact|method|mode)?\s*(of\s+contact)?\s*[:\-]?\s*(by\s+)?(tele)?phone
+            | (would|will|could|can|may)\s+(also\s+)?(accept|consider|manage|do)\s+(a\s+)?(tele)?phone
+            | accepts?\s+(a\s+)?(tele)?phone
             | telephone\s+cbt")
         .expect("static pattern compiles")
     });
@@ -361,6 +397,38 @@ mod tests {
         assert!(!risk("Her brother took his own life in 2019.").mentioned);
         assert!(!risk("Family history of suicide.").mentioned);
         assert!(risk("Since her father died she has had thoughts of suicide.").mentioned);
+    }
+
+    #[test]
+    fn a_relatives_self_harm_is_not_the_patients_risk() {
+        for text in [
+            "Robin's brother has a history of self-harm and this has been very stressful.",
+            "His partner, Michelle Hughes, has a history of an overdose; he has none himself and denies thoughts of self-harm.",
+            "Her mother was suicidal for many years.",
+            "There is a family history of self-harm.",
+        ] {
+            assert!(!risk(text).mentioned, "{text}");
+        }
+        for text in [
+            "Her husband found her after she took an overdose.",
+            "Her brother, who lives with her, is worried because she has been self-harming.",
+            "Since her sister died she has had thoughts of suicide.",
+        ] {
+            assert!(risk(text).mentioned, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_accepted_phone_call_is_telephone_ok() {
+        assert_eq!(
+            telephone_ok("She prefers face to face but would accept a phone call."),
+            Some(true)
+        );
+        assert_eq!(telephone_ok("He accepts telephone contact."), Some(true));
+        assert_eq!(
+            telephone_ok("They are hard of hearing, so not by phone please."),
+            Some(false)
+        );
     }
 
     #[test]
