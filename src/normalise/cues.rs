@@ -40,7 +40,7 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         | (kill|hurt|harm)(s|ing)?\s+(somebody|anyone|people)
         | overdose\w*
         | (end|ending|ended|take|taking|took)\s+(his|her|their|my)\s+(own\s+)?life
-        | kill(ing)?\s+(him|her|them)sel(f|ves)
+        | (kill|hang|drown|poison|gas|strangl|stab|electrocut|suffocat)\w*\s+(him|her|them)sel(f|ves)
         | (wish|wishes|wishing|want|wants|wanting)\s+to\s+die
         | homicid\w*
         # Passive suicidal ideation: these contain 'not' or 'no' and are risk, not negation.
@@ -108,6 +108,10 @@ static PATIENT_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
 static FAMILY_HISTORY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\bfamily\s+history\s+of\s*$").expect("static pattern compiles"));
 
+static MOST_RECENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(the\s+)?most\s+recent(ly)?\b").expect("static pattern compiles")
+});
+
 static PAST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|at\s+the\s+age\s+of\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer|had\s+(felt|thought|considered|experienced)|last\s+(spring|summer|autumn|winter|month|christmas)|(during|in)\s+the\s+(spring|summer|autumn|winter)|at\s+(her|his|their|its)\s+(lowest|worst))\b")
         .expect("static pattern compiles")
@@ -158,7 +162,9 @@ pub fn risk(text: &str) -> RiskFinding {
                 None => false,
             };
             finding.mentioned = true;
-            if !past_only && (CURRENT.is_match(clause) || !PAST.is_match(clause)) {
+            // "most recently as a student" dates the last episode; it is not a current cue.
+            let dated = MOST_RECENT.replace_all(clause, "");
+            if !past_only && (CURRENT.is_match(&dated) || !PAST.is_match(clause)) {
                 finding.current = true;
             }
         }
@@ -416,6 +422,18 @@ mod tests {
         ] {
             assert!(risk(text).mentioned, "{text}");
         }
+    }
+
+    #[test]
+    fn attempts_by_any_means_are_risk_and_a_dated_last_episode_is_past() {
+        let f = risk("Two years ago he tried to hang himself.");
+        assert!(f.mentioned && !f.current);
+        assert!(risk("She has thought about drowning herself.").mentioned);
+        assert!(!risk("He denies any thoughts of hanging himself.").mentioned);
+        let f = risk("In the past she has self-harmed by cutting, most recently as a student.");
+        assert!(f.mentioned && !f.current);
+        let f = risk("She has self-harmed on and off, most recently last week.");
+        assert!(f.mentioned && f.current);
     }
 
     #[test]

@@ -186,7 +186,8 @@ static ASKS: LazyLock<[Regex; 3]> = LazyLock::new(|| {
         | \b(?:could|can|would)\s+(?:you|your\s+(?:service|team)|the\s+(?:service|team))\s+(?:please\s+)?(?:kindly\s+)?(?:offer|provide|arrange)\s+(?:(?:her|him|them)\s+)?(?:with\s+)?
         | \b(?:she|he|they)\s+(?:could|can|would|might)\s+(?:please\s+)?access\s+
         | \bwith\s+a\s+view\s+to\s+(?:offering\s+(?:her|him|them)\s+)?
-        | \b(?:to|am|is|are)\s+request(?:ing)?\s+";
+        | \b(?:to|am|is|are)\s+request(?:ing)?\s+
+        | (?:^|[.!?]\s+)(?:please\s+)?refer\s+(?:(?:her|him|them)\s+)?(?:on\s+)?for\s+(?:an?\s+)?";
     let referral_for = r"(?ix)
         \brefer(?:ral|ring\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+)|red\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+)|\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+))\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+
         | \bto\s+be\s+referred\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+

@@ -569,3 +569,42 @@ fn a_condition_said_of_they_is_a_diagnosis() {
     );
     assert_eq!(r.diagnoses, vec!["Chronic low back pain".to_owned()]);
 }
+
+#[test]
+fn conditions_introduced_by_role_clinic_or_visit_are_diagnoses() {
+    for (prose, want) in [
+        (
+            "Mrs Akhtar is a healthcare assistant with chronic shoulder pain after an injury.",
+            "Chronic shoulder pain",
+        ),
+        (
+            "Jordan attended the community pain team for chronic widespread pain.",
+            "Chronic widespread pain",
+        ),
+        (
+            "Thank you for seeing this man, whom I saw in the pain clinic on 12/11/2026 with failed back surgery syndrome.",
+            "Failed back surgery syndrome",
+        ),
+    ] {
+        let r = read(&format!(
+            "Dear Colleague\n\nRe: Mrs Jane SMITH, DOB 01/02/1970\n\n{prose}\n\nYours sincerely\n\nDr Ann Lee\n"
+        ));
+        assert_eq!(r.diagnoses, vec![want.to_owned()], "{prose}");
+    }
+    // "blames for his injury": a bare head word is no diagnosis.
+    let r = read(
+        "Dear Colleague\n\nRe: Mr Tom REID, DOB 01/02/1970\n\nHe is angry with his manager, who he blames for his injury.\n\nYours sincerely\n\nDr Ann Lee\n",
+    );
+    assert!(r.diagnoses.is_empty());
+}
+
+#[test]
+fn an_imperative_refer_for_names_the_service() {
+    let r = read(
+        "REFERRAL\n\nPatient: PATEL, Nikhil (Mr)\nBorn: 4 January 1979\n\nMr Patel has chronic low back pain.\n\nRefer for an assessment for step 3 CBT for pain. Face to face only please.\n\nTom Fielding\nPhysiotherapist\n",
+    );
+    assert_eq!(
+        r.requested_service.as_deref(),
+        Some("assessment for step 3 CBT for pain")
+    );
+}
