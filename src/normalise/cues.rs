@@ -66,6 +66,9 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         # hurting his former manager'); negation is checked as for any mention.
         | (thoughts?|urges?|impulses?|fantas\w+|ideas?)\s+(of|about|to)\s+(\w+\s+)?(harming|hurting|killing|attacking|stabbing|strangling|harm|hurt|kill|attack)\b
         | ligature\w*
+        # Threats and violence towards someone: harm to others.
+        | threat(s|en|ened|ening)?\s+(to|of)\s+(\w+\s+)?(harm|hurt|kill|attack|stab|strangle|injure|assault)\w*
+        | (violent|homicidal|aggressive)\s+(thoughts|urges|impulses|fantas\w+|ideas)
         | (item|question|q)\s*9\b[^.;\d]{0,30}?(=|:|was|of|scored?)?\s*[1-3]\b",
     )
     .expect("static pattern compiles")
@@ -164,7 +167,7 @@ pub fn risk(text: &str) -> RiskFinding {
             finding.mentioned = true;
             // "most recently as a student" dates the last episode; it is not a current cue.
             let dated = MOST_RECENT.replace_all(clause, "");
-            if !past_only && (CURRENT.is_match(&dated) || !PAST.is_match(clause)) {
+            if !past_only && (current_cue(&dated) || !PAST.is_match(clause)) {
                 finding.current = true;
             }
         }
@@ -182,6 +185,15 @@ fn someone_elses(before: &str) -> bool {
         Some(m) => !PATIENT_SUBJECT.is_match(&before[m.end()..]),
         None => false,
     }
+}
+
+/// A cue that the risk is current, other than a negated one ("there is no current
+/// risk" says the opposite).
+fn current_cue(clause: &str) -> bool {
+    CURRENT.find_iter(clause).any(|m| {
+        let before = last_words(&clause[..m.start()], 2);
+        !NEGATION.is_match(before)
+    })
 }
 
 /// The end of `s` holding at most `n` words.
@@ -213,7 +225,7 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (not|no|doesn't|does\s+not|won't|unable\s+to\s+use\s+the|cannot\s+use\s+the)\s+(want\s+)?(by\s+)?(tele)?phone
             | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(is\s+|are\s+)?not\s+(suitable|appropriate|acceptable|possible)
             | not\s+suitable\s+for\s+(tele)?phone
-            | (unable\s+to|cannot|can't|struggles?\s+to|does\s+not|doesn't|do\s+not|don't|would\s+not|wouldn't)\s+(use|manage|cope\s+with|hear\s+on)\s+(the\s+)?(tele)?phone
+            | (unable\s+to|cannot|can't|struggles?\s+to|does\s+not|doesn't|do\s+not|don't|would\s+not|wouldn't|(is|are|was|were)(\s+not|n't)\s+able\s+to|not\s+able\s+to)\s+(use|manage|cope\s+with|hear\s+on)\s+(the\s+)?(tele)?phone
             | only\s+(be\s+able\s+to\s+)?(attend|manage|do|have|be\s+seen\s+in)\s+(a\s+)?face[\s-]to[\s-]face
             | (finds?|found)\s+(the\s+|using\s+the\s+)?(tele)?phone(\s+calls?)?\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing|impossible)
             | (doesn't|does\s+not|don't|do\s+not)\s+(like|want)\s+(using\s+|to\s+use\s+)?(the\s+)?(tele)?phone
@@ -434,6 +446,29 @@ mod tests {
         assert!(f.mentioned && !f.current);
         let f = risk("She has self-harmed on and off, most recently last week.");
         assert!(f.mentioned && f.current);
+    }
+
+    #[test]
+    fn threats_and_violent_thoughts_towards_others_are_risk() {
+        let f = risk("He made threats to harm his ex-partner last month.");
+        assert!(f.mentioned && f.current);
+        assert!(risk("He still has violent thoughts towards her.").mentioned);
+        assert!(!risk("There have been no threats to harm anyone.").mentioned);
+        assert!(!risk("She denies violent thoughts.").mentioned);
+    }
+
+    #[test]
+    fn a_negated_current_cue_leaves_past_risk_routine() {
+        let f = risk("He took an overdose aged 19 and there is no current risk.");
+        assert!(f.mentioned && !f.current);
+    }
+
+    #[test]
+    fn not_able_to_manage_phone_calls_is_not_telephone_ok() {
+        assert_eq!(
+            telephone_ok("She is not able to manage phone calls."),
+            Some(false)
+        );
     }
 
     #[test]
