@@ -450,8 +450,9 @@ mod tests {
 
     #[test]
     fn threats_and_violent_thoughts_towards_others_are_risk() {
-        let f = risk("He made threats to harm his ex-partner last month.");
+        let f = risk("He made threats to harm his ex-partner this week.");
         assert!(f.mentioned && f.current);
+        assert!(risk("He made threats to kill a neighbour in 2019.").mentioned);
         assert!(risk("He still has violent thoughts towards her.").mentioned);
         assert!(!risk("There have been no threats to harm anyone.").mentioned);
         assert!(!risk("She denies violent thoughts.").mentioned);
