@@ -66,6 +66,11 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         # hurting his former manager'); negation is checked as for any mention.
         | (thoughts?|urges?|impulses?|fantas\w+|ideas?)\s+(of|about|to)\s+(\w+\s+)?(harming|hurting|killing|attacking|stabbing|strangling|harm|hurt|kill|attack)\b
         | ligature\w*
+        # Clinical shorthand: OD x2, previous ODs, DSH. A bare od is also the
+        # prescription shorthand for once daily, so it needs a word that makes it an event.
+        | (history\s+of|previous|prior|past|took\s+an?|an|multiple|several|two|three|four|recurrent|further|another)\s+ods?\b
+        | \bods?\s*x\s*\d
+        | \bdsh\b
         # Threats and violence towards someone: harm to others.
         | threat(s|en|ened|ening)?\s+(to|of)\s+(\w+\s+)?(harm|hurt|kill|attack|stab|strangle|injure|assault)\w*
         | (violent|homicidal|aggressive)\s+(thoughts|urges|impulses|fantas\w+|ideas)
@@ -104,6 +109,13 @@ static RELATIVE_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
 // The patient as the subject of the words before a mention.
 static PATIENT_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(she|he|they|herself|himself|themselves|the\s+patient)\b")
+        .expect("static pattern compiles")
+});
+
+// "She has a brother who was admitted after self-harming": the relative clause is about
+// the relative.
+static RELATIVE_WHO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(a|an|her|his|their)\s+(older\s+|younger\s+|twin\s+)?(father|mother|brother|sister|son|daughter|husband|wife|partner|friend|cousin|uncle|aunt|grand\w+|dad|mum|sibling|niece|nephew|boyfriend|girlfriend)\s*,?\s+who\b")
         .expect("static pattern compiles")
 });
 
@@ -179,6 +191,11 @@ pub fn risk(text: &str) -> RiskFinding {
 /// with a relative as its subject and the patient is not named as a subject after it.
 fn someone_elses(before: &str) -> bool {
     if FAMILY_HISTORY.is_match(before) {
+        return true;
+    }
+    if let Some(m) = RELATIVE_WHO.find_iter(before).last()
+        && !PATIENT_SUBJECT.is_match(&before[m.end()..])
+    {
         return true;
     }
     match RELATIVE_SUBJECT.find(before) {
@@ -273,10 +290,11 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
 }
 
 // A clause ends at sentence punctuation and at words that turn to a new statement, so
-// a negation before "but" or "although" does not reach past it.
+// a negation before "but" or "although" does not reach past it, and "and now" or "and
+// currently" starts a statement about a different time.
 fn clauses(text: &str) -> impl Iterator<Item = &str> {
     static TURN: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\b(but|although|though|however|whereas|except|yet)\b|\band\s+(she|he|they)\b")
+        Regex::new(r"\b(but|although|though|however|whereas|except|yet)\b|\band\s+(she|he|they)\b|\band\s+(currently|now|presently|at\s+present|at\s+the\s+moment)\b")
             .expect("static pattern compiles")
     });
     text.split(['.', ';', '\n', '!', '?'])
@@ -456,6 +474,36 @@ mod tests {
         assert!(risk("He still has violent thoughts towards her.").mentioned);
         assert!(!risk("There have been no threats to harm anyone.").mentioned);
         assert!(!risk("She denies violent thoughts.").mentioned);
+    }
+
+    #[test]
+    fn clinical_shorthand_for_overdose_and_self_harm_is_risk() {
+        for text in [
+            "Risk: past history of OD x2 (2012 and 2018).",
+            "Previous ODs in her twenties.",
+            "History of DSH as a teenager.",
+        ] {
+            let f = risk(text);
+            assert!(f.mentioned && !f.current, "{text}");
+        }
+        assert!(!risk("Amitriptyline 10 mg od, paracetamol 1 g qds.").mentioned);
+        assert!(!risk("No DSH.").mentioned);
+    }
+
+    #[test]
+    fn a_relatives_risk_in_a_who_clause_is_theirs() {
+        assert!(!risk("She has a brother who was recently admitted after self-harming.").mentioned);
+        assert!(risk("Her sister, who found her, says she took an overdose.").mentioned);
+    }
+
+    #[test]
+    fn and_now_starts_a_statement_about_another_time() {
+        let f = risk(
+            "She has had two previous suicide attempts, the last in 2023, and currently reports no suicidal thoughts.",
+        );
+        assert!(f.mentioned && !f.current);
+        let f = risk("He took an overdose in 2019 and now has thoughts of suicide again.");
+        assert!(f.mentioned && f.current);
     }
 
     #[test]

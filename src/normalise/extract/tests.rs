@@ -608,3 +608,11 @@ fn an_imperative_refer_for_names_the_service() {
         Some("assessment for step 3 CBT for pain")
     );
 }
+
+#[test]
+fn a_three_letter_hcpc_prefix_is_read() {
+    let r = read(
+        "Dear Colleague\n\nRe: Ms Priya SHARMA, DOB 27/04/1998\n\nPlease offer her guided self-help.\n\nKind regards\n\nMegan Ashby\nClinical Psychologist\nHCPC PYL33019\n",
+    );
+    assert_eq!(r.referrer.professional_id.as_deref(), Some("HCPC PYL33019"));
+}
