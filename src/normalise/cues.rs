@@ -245,7 +245,7 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (unable\s+to|cannot|can't|struggles?\s+to|does\s+not|doesn't|do\s+not|don't|would\s+not|wouldn't|(is|are|was|were)(\s+not|n't)\s+able\s+to|not\s+able\s+to)\s+(use|manage|cope\s+with|hear\s+on)\s+(the\s+)?(tele)?phone
             | only\s+(be\s+able\s+to\s+)?(attend|manage|do|have|be\s+seen\s+in)\s+(a\s+)?face[\s-]to[\s-]face
             | (finds?|found)\s+(the\s+|using\s+the\s+)?(tele)?phone(\s+calls?)?\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing|impossible)
-            | (doesn't|does\s+not|don't|do\s+not)\s+(like|want)\s+(using\s+|to\s+use\s+)?(the\s+)?(tele)?phone
+            | (doesn't|does\s+not|don't|do\s+not)\s+(like|want|enjoy)\s+(using\s+|to\s+use\s+|(talking|speaking|to\s+talk|to\s+speak)\s+(on|over)\s+)?(the\s+)?(tele)?phone
             | rather\s+not\s+(\w+\s+)?(tele)?phone
             | (tele)?phone\s*(contact|appointments?|calls?|consultations?)\s*(ok|acceptable|suitable)?\s*[:?]\s*no\b
             | (tele)?phone\s+(calls?|appointments?|contact)\s+(is|are)\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing)
@@ -510,6 +510,18 @@ mod tests {
     fn a_negated_current_cue_leaves_past_risk_routine() {
         let f = risk("He took an overdose aged 19 and there is no current risk.");
         assert!(f.mentioned && !f.current);
+    }
+
+    #[test]
+    fn not_liking_talking_on_the_phone_is_not_telephone_ok() {
+        assert_eq!(
+            telephone_ok("He does not like talking on the telephone."),
+            Some(false)
+        );
+        assert_eq!(
+            telephone_ok("She doesn't want to speak over the phone."),
+            Some(false)
+        );
     }
 
     #[test]
