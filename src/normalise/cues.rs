@@ -40,7 +40,7 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         | (kill|hurt|harm)(s|ing)?\s+(somebody|anyone|people)
         | overdose\w*
         | (end|ending|ended|take|taking|took)\s+(his|her|their|my)\s+(own\s+)?life
-        | kill(ing)?\s+(him|her|them)sel(f|ves)
+        | (kill|hang|drown|poison|gas|strangl|stab|electrocut|suffocat)\w*\s+(him|her|them)sel(f|ves)
         | (wish|wishes|wishing|want|wants|wanting)\s+to\s+die
         | homicid\w*
         # Passive suicidal ideation: these contain 'not' or 'no' and are risk, not negation.
@@ -66,6 +66,14 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         # hurting his former manager'); negation is checked as for any mention.
         | (thoughts?|urges?|impulses?|fantas\w+|ideas?)\s+(of|about|to)\s+(\w+\s+)?(harming|hurting|killing|attacking|stabbing|strangling|harm|hurt|kill|attack)\b
         | ligature\w*
+        # Clinical shorthand: OD x2, previous ODs, DSH. A bare od is also the
+        # prescription shorthand for once daily, so it needs a word that makes it an event.
+        | (history\s+of|previous|prior|past|took\s+an?|an|multiple|several|two|three|four|recurrent|further|another)\s+ods?\b
+        | \bods?\s*x\s*\d
+        | \bdsh\b
+        # Threats and violence towards someone: harm to others.
+        | threat(s|en|ened|ening)?\s+(to|of)\s+(\w+\s+)?(harm|hurt|kill|attack|stab|strangle|injure|assault)\w*
+        | (violent|homicidal|aggressive)\s+(thoughts|urges|impulses|fantas\w+|ideas)
         | (item|question|q)\s*9\b[^.;\d]{0,30}?(=|:|was|of|scored?)?\s*[1-3]\b",
     )
     .expect("static pattern compiles")
@@ -88,6 +96,35 @@ static NEGATED_AFTER: LazyLock<Regex> = LazyLock::new(|| {
 static OTHERS_SUICIDE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(father|mother|brother|sister|son|daughter|husband|wife|partner|friend|cousin|uncle|aunt|grand\w+|dad|mum|colleague|family\s+history)('s)?,?\s+((who|also|had|has|of|sadly|recently|then)\s+){0,3}(died\s+by\s+suicide|committed\s+suicide|suicide|took\s+(his|her|their)\s+own\s+life|killed\s+(him|her|them)sel(f|ves))|\b(bereaved|lost\s+\w+\s+\w+)\s+(by|to)\s+suicide")
         .expect("static pattern compiles")
+});
+
+// A clause whose subject is a relative or someone close ("Robin's brother has a history
+// of self-harm", "His partner, Michelle, took an overdose"): their risk, not the
+// patient's, unless the patient comes back in as the subject before the mention.
+static RELATIVE_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\W*(?:(?:his|her|their|the\s+patient['\x{2019}]s|[a-z]+['\x{2019}]s)\s+)?(?:older\s+|younger\s+|twin\s+|late\s+|ex-?)?(?:father|mother|brother|sister|son|daughter|husband|wife|partner|friend|cousin|uncle|aunt|grand\w+|dad|mum|parents?|sibling|step\w+|niece|nephew|boyfriend|girlfriend|fianc\w+)\b(?:\s*,[^,]{1,40},)?\s+(?:also\s+|too\s+)?(?:has|had|have|is|was|who|with)\b")
+        .expect("static pattern compiles")
+});
+
+// The patient as the subject of the words before a mention.
+static PATIENT_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(she|he|they|herself|himself|themselves|the\s+patient)\b")
+        .expect("static pattern compiles")
+});
+
+// "She has a brother who was admitted after self-harming": the relative clause is about
+// the relative.
+static RELATIVE_WHO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(a|an|her|his|their)\s+(older\s+|younger\s+|twin\s+)?(father|mother|brother|sister|son|daughter|husband|wife|partner|friend|cousin|uncle|aunt|grand\w+|dad|mum|sibling|niece|nephew|boyfriend|girlfriend)\s*,?\s+who\b")
+        .expect("static pattern compiles")
+});
+
+// "family history of self-harm": a relative's risk.
+static FAMILY_HISTORY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bfamily\s+history\s+of\s*$").expect("static pattern compiles"));
+
+static MOST_RECENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(the\s+)?most\s+recent(ly)?\b").expect("static pattern compiles")
 });
 
 static PAST: LazyLock<Regex> = LazyLock::new(|| {
@@ -118,6 +155,10 @@ pub fn risk(text: &str) -> RiskFinding {
                 seen.replace_range(m.range(), &blank);
                 continue;
             }
+            if someone_elses(&clause[..m.start()]) {
+                seen.replace_range(m.range(), &blank);
+                continue;
+            }
             let before = last_words(&seen[..m.start()], 12).to_owned();
             let negation = NEGATION.find_iter(&before).last();
             let after = &clause[m.end()..];
@@ -136,12 +177,40 @@ pub fn risk(text: &str) -> RiskFinding {
                 None => false,
             };
             finding.mentioned = true;
-            if !past_only && (CURRENT.is_match(clause) || !PAST.is_match(clause)) {
+            // "most recently as a student" dates the last episode; it is not a current cue.
+            let dated = MOST_RECENT.replace_all(clause, "");
+            if !past_only && (current_cue(&dated) || !PAST.is_match(clause)) {
                 finding.current = true;
             }
         }
     }
     finding
+}
+
+/// The words of a clause before a risk mention make it a relative's: the clause opens
+/// with a relative as its subject and the patient is not named as a subject after it.
+fn someone_elses(before: &str) -> bool {
+    if FAMILY_HISTORY.is_match(before) {
+        return true;
+    }
+    if let Some(m) = RELATIVE_WHO.find_iter(before).last()
+        && !PATIENT_SUBJECT.is_match(&before[m.end()..])
+    {
+        return true;
+    }
+    match RELATIVE_SUBJECT.find(before) {
+        Some(m) => !PATIENT_SUBJECT.is_match(&before[m.end()..]),
+        None => false,
+    }
+}
+
+/// A cue that the risk is current, other than a negated one ("there is no current
+/// risk" says the opposite).
+fn current_cue(clause: &str) -> bool {
+    CURRENT.find_iter(clause).any(|m| {
+        let before = last_words(&clause[..m.start()], 2);
+        !NEGATION.is_match(before)
+    })
 }
 
 /// The end of `s` holding at most `n` words.
@@ -173,10 +242,10 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (not|no|doesn't|does\s+not|won't|unable\s+to\s+use\s+the|cannot\s+use\s+the)\s+(want\s+)?(by\s+)?(tele)?phone
             | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(is\s+|are\s+)?not\s+(suitable|appropriate|acceptable|possible)
             | not\s+suitable\s+for\s+(tele)?phone
-            | (unable\s+to|cannot|can't|struggles?\s+to|does\s+not|doesn't|do\s+not|don't|would\s+not|wouldn't)\s+(use|manage|cope\s+with|hear\s+on)\s+(the\s+)?(tele)?phone
+            | (unable\s+to|cannot|can't|struggles?\s+to|does\s+not|doesn't|do\s+not|don't|would\s+not|wouldn't|(is|are|was|were)(\s+not|n't)\s+able\s+to|not\s+able\s+to)\s+(use|manage|cope\s+with|hear\s+on)\s+(the\s+)?(tele)?phone
             | only\s+(be\s+able\s+to\s+)?(attend|manage|do|have|be\s+seen\s+in)\s+(a\s+)?face[\s-]to[\s-]face
             | (finds?|found)\s+(the\s+|using\s+the\s+)?(tele)?phone(\s+calls?)?\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing|impossible)
-            | (doesn't|does\s+not|don't|do\s+not)\s+(like|want)\s+(using\s+|to\s+use\s+)?(the\s+)?(tele)?phone
+            | (doesn't|does\s+not|don't|do\s+not)\s+(like|want|enjoy)\s+(using\s+|to\s+use\s+|(talking|speaking|to\s+talk|to\s+speak)\s+(on|over)\s+)?(the\s+)?(tele)?phone
             | rather\s+not\s+(\w+\s+)?(tele)?phone
             | (tele)?phone\s*(contact|appointments?|calls?|consultations?)\s*(ok|acceptable|suitable)?\s*[:?]\s*no\b
             | (tele)?phone\s+(calls?|appointments?|contact)\s+(is|are)\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing)
@@ -205,6 +274,8 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | happy\s+to\s+be\s+(called|rung|contacted)\b
             | happy\s+to\s+(receive|take|have)\s+((tele)?phone\s+)?calls
             | (preferred|preference)\s*(contact|method|mode)?\s*(of\s+contact)?\s*[:\-]?\s*(by\s+)?(tele)?phone
+            | (would|will|could|can|may)\s+(also\s+)?(accept|consider|manage|do)\s+(a\s+)?(tele)?phone
+            | accepts?\s+(a\s+)?(tele)?phone
             | telephone\s+cbt")
         .expect("static pattern compiles")
     });
@@ -219,10 +290,11 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
 }
 
 // A clause ends at sentence punctuation and at words that turn to a new statement, so
-// a negation before "but" or "although" does not reach past it.
+// a negation before "but" or "although" does not reach past it, and "and now" or "and
+// currently" starts a statement about a different time.
 fn clauses(text: &str) -> impl Iterator<Item = &str> {
     static TURN: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\b(but|although|though|however|whereas|except|yet)\b|\band\s+(she|he|they)\b")
+        Regex::new(r"\b(but|although|though|however|whereas|except|yet)\b|\band\s+(she|he|they)\b|\band\s+(currently|now|presently|at\s+present|at\s+the\s+moment)\b")
             .expect("static pattern compiles")
     });
     text.split(['.', ';', '\n', '!', '?'])
@@ -361,6 +433,116 @@ mod tests {
         assert!(!risk("Her brother took his own life in 2019.").mentioned);
         assert!(!risk("Family history of suicide.").mentioned);
         assert!(risk("Since her father died she has had thoughts of suicide.").mentioned);
+    }
+
+    #[test]
+    fn a_relatives_self_harm_is_not_the_patients_risk() {
+        for text in [
+            "Robin's brother has a history of self-harm and this has been very stressful.",
+            "His partner, Michelle Hughes, has a history of an overdose; he has none himself and denies thoughts of self-harm.",
+            "Her mother was suicidal for many years.",
+            "There is a family history of self-harm.",
+        ] {
+            assert!(!risk(text).mentioned, "{text}");
+        }
+        for text in [
+            "Her husband found her after she took an overdose.",
+            "Her brother, who lives with her, is worried because she has been self-harming.",
+            "Since her sister died she has had thoughts of suicide.",
+        ] {
+            assert!(risk(text).mentioned, "{text}");
+        }
+    }
+
+    #[test]
+    fn attempts_by_any_means_are_risk_and_a_dated_last_episode_is_past() {
+        let f = risk("Two years ago he tried to hang himself.");
+        assert!(f.mentioned && !f.current);
+        assert!(risk("She has thought about drowning herself.").mentioned);
+        assert!(!risk("He denies any thoughts of hanging himself.").mentioned);
+        let f = risk("In the past she has self-harmed by cutting, most recently as a student.");
+        assert!(f.mentioned && !f.current);
+        let f = risk("She has self-harmed on and off, most recently last week.");
+        assert!(f.mentioned && f.current);
+    }
+
+    #[test]
+    fn threats_and_violent_thoughts_towards_others_are_risk() {
+        let f = risk("He made threats to harm his ex-partner this week.");
+        assert!(f.mentioned && f.current);
+        assert!(risk("He made threats to kill a neighbour in 2019.").mentioned);
+        assert!(risk("He still has violent thoughts towards her.").mentioned);
+        assert!(!risk("There have been no threats to harm anyone.").mentioned);
+        assert!(!risk("She denies violent thoughts.").mentioned);
+    }
+
+    #[test]
+    fn clinical_shorthand_for_overdose_and_self_harm_is_risk() {
+        for text in [
+            "Risk: past history of OD x2 (2012 and 2018).",
+            "Previous ODs in her twenties.",
+            "History of DSH as a teenager.",
+        ] {
+            let f = risk(text);
+            assert!(f.mentioned && !f.current, "{text}");
+        }
+        assert!(!risk("Amitriptyline 10 mg od, paracetamol 1 g qds.").mentioned);
+        assert!(!risk("No DSH.").mentioned);
+    }
+
+    #[test]
+    fn a_relatives_risk_in_a_who_clause_is_theirs() {
+        assert!(!risk("She has a brother who was recently admitted after self-harming.").mentioned);
+        assert!(risk("Her sister, who found her, says she took an overdose.").mentioned);
+    }
+
+    #[test]
+    fn and_now_starts_a_statement_about_another_time() {
+        let f = risk(
+            "She has had two previous suicide attempts, the last in 2023, and currently reports no suicidal thoughts.",
+        );
+        assert!(f.mentioned && !f.current);
+        let f = risk("He took an overdose in 2019 and now has thoughts of suicide again.");
+        assert!(f.mentioned && f.current);
+    }
+
+    #[test]
+    fn a_negated_current_cue_leaves_past_risk_routine() {
+        let f = risk("He took an overdose aged 19 and there is no current risk.");
+        assert!(f.mentioned && !f.current);
+    }
+
+    #[test]
+    fn not_liking_talking_on_the_phone_is_not_telephone_ok() {
+        assert_eq!(
+            telephone_ok("He does not like talking on the telephone."),
+            Some(false)
+        );
+        assert_eq!(
+            telephone_ok("She doesn't want to speak over the phone."),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn not_able_to_manage_phone_calls_is_not_telephone_ok() {
+        assert_eq!(
+            telephone_ok("She is not able to manage phone calls."),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn an_accepted_phone_call_is_telephone_ok() {
+        assert_eq!(
+            telephone_ok("She prefers face to face but would accept a phone call."),
+            Some(true)
+        );
+        assert_eq!(telephone_ok("He accepts telephone contact."), Some(true));
+        assert_eq!(
+            telephone_ok("They are hard of hearing, so not by phone please."),
+            Some(false)
+        );
     }
 
     #[test]

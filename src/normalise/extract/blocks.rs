@@ -346,7 +346,10 @@ fn mark_patient(lines: &[Line<'_>], zones: &mut [Zone]) {
             continue;
         }
         let para = paragraph(lines, i);
-        if para.len() <= 10 {
+        // A long block is the patient's only when it is all fields and address lines
+        // (a "PATIENT DETAILS" block with a five-line address), not running text.
+        let all_fields = para.len() <= 16 && !para.clone().any(|j| is_prose(lines[j].text));
+        if para.len() <= 10 || all_fields {
             for j in para {
                 if matches!(zones[j], Zone::Body) || (j == i && zones[j] == Zone::Letterhead) {
                     zones[j] = Zone::Patient;

@@ -27,6 +27,29 @@ static POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
+/// A postcode typed in lower or mixed case ("hg1 2nb"), read only in the patient block
+/// where a line of fields leaves no doubt what it is.
+static POSTCODE_ANY_CASE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b[A-PR-UWYZ][A-HK-Y]?[0-9][0-9A-HJKMNPR-Y]?[ \t]?[0-9][ABD-HJLNP-UW-Z]{2}\b")
+        .expect("static pattern compiles")
+});
+
+/// The postcodes on line `i`: upper case anywhere, any case in the patient block.
+fn postcodes_in<'t>(doc: &Doc<'t>, i: usize) -> Vec<regex::Match<'t>> {
+    let text = doc.lines[i].text;
+    let re = if doc.zones[i] == Zone::Patient {
+        &*POSTCODE_ANY_CASE
+    } else {
+        &*POSTCODE
+    };
+    re.find_iter(text)
+        // A lower-case one stands at the end of its line, after the town.
+        .filter(|m| {
+            m.as_str().chars().any(|c| c.is_ascii_uppercase()) || text[m.end()..].trim().is_empty()
+        })
+        .collect()
+}
+
 static ADDRESS_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:(?:home\s+|patient'?s?\s+)?address|lives\s+at|resides\s+at)\s*[:\-]?\s*")
         .expect("static pattern compiles")
@@ -61,7 +84,7 @@ fn address(doc: &Doc<'_>, patient: Option<&Found>, sink: &mut Sink) {
         if !usable_line(doc, i) {
             continue;
         }
-        for m in POSTCODE.find_iter(line.text) {
+        for m in postcodes_in(doc, i) {
             let labelled = ADDRESS_LABEL.is_match(&line.text[..m.start()]);
             let score = match doc.zones[i] {
                 Zone::Patient if labelled => 3,

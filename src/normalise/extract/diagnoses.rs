@@ -43,7 +43,7 @@ static ITEM: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words that start a condition in prose.
 static HAS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:has\s+had|has\s+(?:also\s+|since\s+|now\s+)?developed|developed|has|you\s+(?:also\s+|now\s+)?have|(?:have|has|had)\s+(?:now\s+|recently\s+|also\s+)?diagnosed(?:\s+(?:her|him|them|you)\s+with)?|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|diagnosed\s+as|diagnosis\s+(?:is|was)|(?:physiotherapy|physio|treatment|rehabilitation|rehab|injections?|sessions?|attending\s+\w+)\s+for|(?:consistent|in\s+keeping)\s+with|fits?\s+(?:best\s+|well\s+)?with|present(?:s|ed|ing)\s+with|(?:saw\s+me|seen|attended|came\s+to\s+clinic)(?:\s+today)?\s+with|(?:lady|man|woman|gentleman|patient|farmer|teacher|worker|builder|driver|student|\d+[\s-]year[\s-]old(?:\s+[a-z]+){0,2})\s+with)\s+(?:(?:her|his|their|your)\s+)?|\bfor\s+(?:her|his|their|your)\s+(?:ongoing\s+|longstanding\s+)?")
+    Regex::new(r"(?i)\b(?:has\s+had|has\s+(?:also\s+|since\s+|now\s+)?developed|developed|has|(?:you|they)\s+(?:also\s+|now\s+)?have|(?:have|has|had)\s+(?:now\s+|recently\s+|also\s+)?diagnosed(?:\s+(?:her|him|them|you)\s+with)?|diagnosed\s+with|a\s+diagnosis\s+of|suffers\s+from|suffering\s+from|living\s+with|lives\s+with|known\s+to\s+have|history\s+of|diagnosed\s+as|diagnosis\s+(?:is|was)|(?:physiotherapy|physio|treatment|rehabilitation|rehab|injections?|sessions?|attending\s+\w+)\s+for|(?:consistent|in\s+keeping)\s+with|fits?\s+(?:best\s+|well\s+)?with|present(?:s|ed|ing)\s+with|(?:saw\s+me|seen|attended|came\s+to\s+clinic)(?:\s+today)?\s+with|\b(?:is|was)\s+an?\s+(?:[\w-]+\s+){1,3}?with|(?:whom|who)\s+(?:i|we)\s+(?:saw|reviewed|assessed)\b[^.;\n]{0,60}?\bwith|attend(?:ed|s|ing)\s+(?:the\s+)?(?:[\w-]+\s+){0,4}?(?:clinic|team|service|department)\s+for|(?:lady|man|woman|gentleman|patient|farmer|teacher|worker|builder|driver|student|\d+[\s-]year[\s-]old(?:\s+[a-z]+){0,2})\s+with)\s+(?:(?:her|his|their|your)\s+)?|\bfor\s+(?:her|his|their|your)\s+(?:ongoing\s+|longstanding\s+)?")
         .expect("static pattern compiles")
 });
 
@@ -62,6 +62,12 @@ static STARTS_WITH_VERB: LazyLock<Regex> = LazyLock::new(|| {
 /// Services and treatments named after a condition ("pain management programme").
 static NOT_A_CONDITION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(management|programme|clinic|service|team|relief|killers?|medication|appointment|review|injections?|relievers?)\b")
+        .expect("static pattern compiles")
+});
+
+/// A head word on its own ("his injury", "the syndrome") names no condition.
+static GENERIC_HEAD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:the\s+|an?\s+|this\s+|that\s+)?(?:injury|injuries|syndrome|disease|disorder|condition|pain)$")
         .expect("static pattern compiles")
 });
 
@@ -306,6 +312,7 @@ fn from_prose(prose: &str) -> Option<(Vec<String>, usize, usize)> {
                 || lower.starts_with("not ")
                 || text::word_count(part) > 12
                 || STARTS_WITH_VERB.is_match(part)
+                || GENERIC_HEAD.is_match(part)
             {
                 continue;
             }

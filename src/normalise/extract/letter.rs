@@ -145,6 +145,7 @@ static REFERRING: LazyLock<Regex> = LazyLock::new(|| {
         | \bi\s+am\s+(?:also\s+)?making\s+a\s+referral\b
         | \brefer\w*\b[^.?!\n]{0,80}?\bi\s+(?:have|['\u{2019}]ve)\s+(?:now\s+)?done\s+(?:this|so)\b
         | \basking\s+(?:them|the\s+service|the\s+team)\s+to\s+(?:offer|see|assess|contact)\b
+        | \b(?:i|we)\s+(?:have|['\u{2019}]ve)\s+(?:also\s+|now\s+)?asked\s+(?:the|your|our)\s+[^.?!\n]{0,60}?\b(?:service|team|clinic|colleagues|therapists?|psycholog\w+)\s+to\s+(?:offer|see|assess|contact)\b
         | \b(?:i|we)\s+(?:\w+\s+){0,6}?and\s+(?:have|had|['\u{2019}]ve)\s+(?:now\s+|also\s+|today\s+)?(?:made\s+a\s+referral|referred)\b
         | \bi\s+would\s+like\s+to\s+refer\b
         | \b(?:please\s+)?accept\s+this\s+(?:as\s+a\s+)?referral
@@ -181,10 +182,12 @@ static ASKS: LazyLock<[Regex; 3]> = LazyLock::new(|| {
         | \bfor\s+(?:you|her|him|them)\s+to\s+be\s+(?:offered|considered\s+for|(?:seen|assessed)\s+for)\s+
         | \bplease\s+consider\s+(?:her|him|them)\s+for\s+
         | \basking\s+(?:them|the\s+service|the\s+team)\s+to\s+(?:offer|provide|arrange)\s+(?:you|her|him|them)\s+
+        | \b(?:i|we)\s+(?:have|['\u{2019}]ve)\s+(?:also\s+|now\s+)?asked\s+(?:the|your|our)\s+[^.?!\n]{0,60}?\b(?:service|team|clinic|colleagues|therapists?|psycholog\w+)\s+to\s+(?:offer|provide|arrange)\s+(?:(?:you|her|him|them)\s+)?(?:with\s+)?
         | \b(?:could|can|would)\s+(?:you|your\s+(?:service|team)|the\s+(?:service|team))\s+(?:please\s+)?(?:kindly\s+)?(?:offer|provide|arrange)\s+(?:(?:her|him|them)\s+)?(?:with\s+)?
         | \b(?:she|he|they)\s+(?:could|can|would|might)\s+(?:please\s+)?access\s+
         | \bwith\s+a\s+view\s+to\s+(?:offering\s+(?:her|him|them)\s+)?
-        | \b(?:to|am|is|are)\s+request(?:ing)?\s+";
+        | \b(?:to|am|is|are)\s+request(?:ing)?\s+
+        | (?:^|[.!?]\s+)(?:please\s+)?refer\s+(?:(?:her|him|them)\s+)?(?:on\s+)?for\s+(?:an?\s+)?";
     let referral_for = r"(?ix)
         \brefer(?:ral|ring\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+)|red\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+)|\s+(?:her|him|them|you|this\s+(?:lady|gentleman|patient|man|woman|young\s+(?:man|woman|lady))|(?:mr|mrs|ms|miss|mx)\.?\s+[a-z'\-]+))\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+
         | \bto\s+be\s+referred\s+(?:\w+ly\s+)?(?:to\s+[^.?!\n]{0,90}?\s+)?for\s+

@@ -16,9 +16,13 @@ use super::text;
 /// Words allowed between a measure's name and its score.
 const FILLER: &str = r"(?:\s*(?:score[sd]?|total|of|was|is|were|today|initially|now|currently|result|questionnaire|at|the)\b|\s*[=:\-\u{2013}\u{2014}])*\s*";
 
+/// The date a score was taken, between the measure and its score: "GAD-7
+/// (03/10/2026): 12", "PHQ-9 on 12/05/2026 was 14".
+const DATE_ASIDE: &str = r"(?:\(?\s*(?:on|dated|taken)?\s*(?:\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{1,2}(?:st|nd|rd|th)?\s+[a-z]{3,9}\s+\d{4})\b\s*\)?)?";
+
 fn measure(name: &str, max_suffix: &str) -> Regex {
     Regex::new(&format!(
-        r"(?i)\b{name}\b\)?{FILLER}(?:(?:has\s+)?(?:gone|risen|fallen|dropped|improved|increased|decreased|changed|come\s+down|gone\s+up)\s+)?(?:from\s+\d{{1,2}}\s+to\s+)?(\d{{1,2}})\b(?:\s*/\s*{max_suffix}\b)?"
+        r"(?i)\b{name}\b\)?{FILLER}{DATE_ASIDE}{FILLER}(?:(?:has\s+)?(?:gone|risen|fallen|dropped|improved|increased|decreased|changed|come\s+down|gone\s+up)\s+)?(?:from\s+\d{{1,2}}\s+to\s+)?(\d{{1,2}})\b(?:\s*/\s*{max_suffix}\b)?"
     ))
     .expect("static pattern compiles")
 }
@@ -190,6 +194,22 @@ mod tests {
         ] {
             assert_eq!(scores(text), (Some(14), Some(11), None, None), "{text}");
         }
+    }
+
+    #[test]
+    fn a_date_between_the_measure_and_its_score_is_passed_over() {
+        for text in [
+            "Dear Sir\n\nPHQ-9 (03/10/2026): 15. GAD-7 (03/10/2026): 12",
+            "Dear Sir\n\nPHQ-9 on 03/10/2026 was 15 and GAD-7 on 03/10/2026 was 12.",
+            "Dear Sir\n\nPHQ-9 total score 15 on 03/10/2026. GAD-7 (3 October 2026) 12",
+        ] {
+            assert_eq!(scores(text), (None, None, Some(15), Some(12)), "{text}");
+        }
+        // A date with no score after it gives no score.
+        assert_eq!(
+            scores("Dear Sir\n\nGAD-7 (03/10/2026) not completed."),
+            (None, None, None, None)
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ static ROLE_WORD: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub(super) static PROF_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(gmc|hcpc|nmc|gphc)\b\.?\s*(?:reg(?:istration)?\.?\s*)?(?:no\.?|number|num|#)?\s*[:.\-]?\s*([A-Z]{0,2}\s?\d{5,8}[A-Z]?)\b")
+    Regex::new(r"(?i)\b(gmc|hcpc|nmc|gphc)\b\.?\s*(?:reg(?:istration)?\.?\s*)?(?:no\.?|number|num|#)?\s*[:.\-]?\s*([A-Z]{0,3}\s?\d{5,8}[A-Z]?)\b")
         .expect("static pattern compiles")
 });
 

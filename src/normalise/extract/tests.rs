@@ -521,3 +521,98 @@ fn a_patient_introduced_by_age_or_description_is_found() {
     let r = read("Dear Colleague\n\nI reviewed this 40-year-old, Mr Ian Shaw, in clinic.\n");
     assert_eq!(r.patient.family_name.as_deref(), Some("Shaw"));
 }
+
+#[test]
+fn a_lower_case_postcode_in_the_patient_block_is_read() {
+    let r = read(
+        "Dear Colleague\n\nRe: Mrs Jane SMITH\nDOB: 01/02/1970\nAddress: Rosedene, 12 Cold Bath Road, Harrogate hg1 2nb\n\nShe would like CBT.\n\nYours sincerely\n\nDr Ann Lee\n",
+    );
+    assert_eq!(r.patient.postcode.as_deref(), Some("HG1 2NB"));
+    assert_eq!(
+        r.patient.address_lines.last().map(String::as_str),
+        Some("Harrogate")
+    );
+    // In prose a lower-case run of letters and digits is not taken for a postcode.
+    let r = read(
+        "Dear Colleague\n\nRe: Mrs Jane SMITH, DOB 01/02/1970\n\nShe lives at 4 Mill Lane and her ref is ab1 2cd today.\n\nYours sincerely\n\nDr Ann Lee\n",
+    );
+    assert_eq!(r.patient.postcode, None);
+}
+
+#[test]
+fn a_long_patient_details_block_of_fields_is_the_patients() {
+    let r = read(
+        "Therapy Service\n\n24 March 2026\n\nPATIENT DETAILS\nName: WOOD, Katherine Mary (Ms)\nDate of Birth: 1980-04-17\nNHS Number: 999 526 5834\nAddress: The Old Barn\nMoor Lane\nSilsden\nKeighley\nBD20 0LP\nPhone: 07700 900 951\nEmail: kate.wood@example.com\n\nDear Colleague\n\nMs Wood has fibromyalgia. She is keen to try talking therapy.\n\nBest wishes\n\nJo Pearce\nOccupational Therapist\n",
+    );
+    assert_eq!(r.patient.postcode.as_deref(), Some("BD20 0LP"));
+    assert_eq!(r.patient.address_lines.len(), 4);
+    assert_eq!(r.patient.phone.as_deref(), Some("07700900951"));
+    assert_eq!(r.patient.email.as_deref(), Some("kate.wood@example.com"));
+}
+
+#[test]
+fn an_ask_passed_to_a_named_service_is_the_requested_service() {
+    let r = read(
+        "Dear Sir or Madam\n\nRe: Mr Tom REID, DOB 01/02/1970\n\nHe has knee pain. I have asked the psychological wellbeing service to offer him support with low mood related to his pain.\n\nYours sincerely\n\nClaire Benton\nPhysiotherapist\n",
+    );
+    assert!(r.is_referral);
+    assert_eq!(
+        r.requested_service.as_deref(),
+        Some("support with low mood related to his pain")
+    );
+}
+
+#[test]
+fn a_condition_said_of_they_is_a_diagnosis() {
+    let r = read(
+        "Dear Team\n\nPatient: Mx Robin ASHWORTH, DOB 30.01.89\n\nThey have chronic low back pain following a lifting injury. Please consider them for group-based pain management.\n\nKind regards\n\nSam Pritchard\nNurse Specialist\n",
+    );
+    assert_eq!(r.diagnoses, vec!["Chronic low back pain".to_owned()]);
+}
+
+#[test]
+fn conditions_introduced_by_role_clinic_or_visit_are_diagnoses() {
+    for (prose, want) in [
+        (
+            "Mrs Akhtar is a healthcare assistant with chronic shoulder pain after an injury.",
+            "Chronic shoulder pain",
+        ),
+        (
+            "Jordan attended the community pain team for chronic widespread pain.",
+            "Chronic widespread pain",
+        ),
+        (
+            "Thank you for seeing this man, whom I saw in the pain clinic on 12/11/2026 with failed back surgery syndrome.",
+            "Failed back surgery syndrome",
+        ),
+    ] {
+        let r = read(&format!(
+            "Dear Colleague\n\nRe: Mrs Jane SMITH, DOB 01/02/1970\n\n{prose}\n\nYours sincerely\n\nDr Ann Lee\n"
+        ));
+        assert_eq!(r.diagnoses, vec![want.to_owned()], "{prose}");
+    }
+    // "blames for his injury": a bare head word is no diagnosis.
+    let r = read(
+        "Dear Colleague\n\nRe: Mr Tom REID, DOB 01/02/1970\n\nHe is angry with his manager, who he blames for his injury.\n\nYours sincerely\n\nDr Ann Lee\n",
+    );
+    assert!(r.diagnoses.is_empty());
+}
+
+#[test]
+fn an_imperative_refer_for_names_the_service() {
+    let r = read(
+        "REFERRAL\n\nPatient: PATEL, Nikhil (Mr)\nBorn: 4 January 1979\n\nMr Patel has chronic low back pain.\n\nRefer for an assessment for step 3 CBT for pain. Face to face only please.\n\nTom Fielding\nPhysiotherapist\n",
+    );
+    assert_eq!(
+        r.requested_service.as_deref(),
+        Some("assessment for step 3 CBT for pain")
+    );
+}
+
+#[test]
+fn a_three_letter_hcpc_prefix_is_read() {
+    let r = read(
+        "Dear Colleague\n\nRe: Ms Priya SHARMA, DOB 27/04/1998\n\nPlease offer her guided self-help.\n\nKind regards\n\nMegan Ashby\nClinical Psychologist\nHCPC PYL33019\n",
+    );
+    assert_eq!(r.referrer.professional_id.as_deref(), Some("HCPC PYL33019"));
+}
