@@ -20,14 +20,14 @@ mod support;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 use rustls_pki_types::ServerName;
-use support::{Report, free_port};
+use support::{Report, free_port, load};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -219,39 +219,29 @@ async fn throughput(
     duration: Duration,
 ) -> anyhow::Result<Report> {
     let tls = client_tls(dir)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (tls, stop) = (tls.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut smtp = Smtp::connect(tls.clone(), port).await?;
-            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
-            while !stop.load(Ordering::Relaxed) {
-                let m = message()?.formatted();
-                let t = Instant::now();
-                match smtp.send(&m).await {
-                    Ok(()) => {
-                        ok += 1;
-                        lat.push(t.elapsed().as_micros() as u64);
-                    }
-                    Err(_) => {
-                        errors += 1;
-                        smtp = Smtp::connect(tls.clone(), port).await?;
-                    }
+    let opening = tls.clone();
+    load(
+        connections,
+        duration,
+        move |_| Smtp::connect(opening.clone(), port),
+        move |mut smtp: Smtp| {
+            let tls = tls.clone();
+            async move {
+                let result = match message() {
+                    Ok(m) => smtp.send(&m.formatted()).await,
+                    Err(e) => Err(e),
+                };
+                // A session that failed is replaced before the next message.
+                if result.is_err()
+                    && let Ok(fresh) = Smtp::connect(tls, port).await
+                {
+                    smtp = fresh;
                 }
+                (smtp, result)
             }
-            anyhow::Ok((ok, errors, lat))
-        }));
-    }
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut report = Report::new();
-    for t in tasks {
-        let (ok, errors, lat) = t.await??;
-        report.add(ok, errors, lat);
-    }
-    Ok(report.finish(started.elapsed()))
+        },
+    )
+    .await
 }
 
 async fn to_inbox(dir: &Path, port: u16, inbox: &Inbox, samples: usize) -> anyhow::Result<Report> {

@@ -12,10 +12,10 @@ mod support;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use support::{Conn, Report, free_port};
+use support::{Conn, Report, free_port, load};
 
 const FHIR: &[(&str, &str)] = &[("Content-Type", "application/fhir+json")];
 
@@ -107,42 +107,27 @@ async fn run(
     duration: Duration,
 ) -> anyhow::Result<Report> {
     let cfg = tls_config(dir)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (cfg, stop) = (cfg.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(cfg, port).await?;
-            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
-            while !stop.load(Ordering::Relaxed) {
-                let n = SUBMISSIONS.fetch_add(1, Ordering::Relaxed);
-                let body = FIXTURE.replacen(
-                    MARKER,
-                    &format!("{MARKER} (bench {n} {})", std::process::id()),
-                    1,
-                );
-                let t = Instant::now();
-                match conn
-                    .request("POST", "/referrals", FHIR, body.as_bytes())
-                    .await
-                {
-                    Ok((201, _)) => {
-                        ok += 1;
-                        lat.push(t.elapsed().as_micros() as u64);
-                    }
-                    _ => errors += 1,
-                }
-            }
-            anyhow::Ok((ok, errors, lat))
-        }));
-    }
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut report = Report::new();
-    for t in tasks {
-        let (ok, errors, lat) = t.await??;
-        report.add(ok, errors, lat);
-    }
-    Ok(report.finish(started.elapsed()))
+    load(
+        connections,
+        duration,
+        move |_| Conn::open(cfg.clone(), port),
+        |mut conn: Conn| async move {
+            let n = SUBMISSIONS.fetch_add(1, Ordering::Relaxed);
+            let body = FIXTURE.replacen(
+                MARKER,
+                &format!("{MARKER} (bench {n} {})", std::process::id()),
+                1,
+            );
+            let result = match conn
+                .request("POST", "/referrals", FHIR, body.as_bytes())
+                .await
+            {
+                Ok((201, _)) => Ok(()),
+                Ok((status, _)) => Err(anyhow::anyhow!("intake answered {status}")),
+                Err(e) => Err(e),
+            };
+            (conn, result)
+        },
+    )
+    .await
 }

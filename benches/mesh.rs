@@ -17,10 +17,10 @@ mod support;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{Conn, Report, free_port};
+use support::{Conn, Report, free_port, load};
 
 const FIXTURE: &str = include_str!("../fixtures/json/FJ01.json");
 const MARKER: &str = "Telephone CBT for chronic pain";
@@ -372,38 +372,25 @@ async fn run(
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<Report> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for k in 0..connections {
-        let (gw, stop) = (gw.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            let (cfg, who) = match op {
-                Op::Send => (gw.clinic.clone(), CLINIC),
-                _ => (gw.provider.clone(), PROVIDER),
-            };
-            let mut conn = Conn::open(cfg, gw.port).await?;
-            let mut token = Token::new(&gw, who);
-            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                match one(op, k, &mut conn, &mut token).await {
-                    Ok(()) => {
-                        ok += 1;
-                        lat.push(t.elapsed().as_micros() as u64);
-                    }
-                    Err(_) => errors += 1,
-                }
+    let gw = gw.clone();
+    load(
+        connections,
+        duration,
+        move |k| {
+            let gw = gw.clone();
+            async move {
+                let (cfg, who) = match op {
+                    Op::Send => (gw.clinic.clone(), CLINIC),
+                    _ => (gw.provider.clone(), PROVIDER),
+                };
+                let conn = Conn::open(cfg, gw.port).await?;
+                anyhow::Ok((k, conn, Token::new(&gw, who)))
             }
-            anyhow::Ok((ok, errors, lat))
-        }));
-    }
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut report = Report::new();
-    for t in tasks {
-        let (ok, errors, lat) = t.await??;
-        report.add(ok, errors, lat);
-    }
-    Ok(report.finish(started.elapsed()))
+        },
+        move |(k, mut conn, mut token): (usize, Conn, Token)| async move {
+            let result = one(op, k, &mut conn, &mut token).await;
+            ((k, conn, token), result)
+        },
+    )
+    .await
 }

@@ -4,8 +4,10 @@
 // Each benchmark is its own crate and uses only part of this.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,6 +17,56 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
+}
+
+/// Runs `connections` clients for `duration`: client `k` opens its connection with
+/// `open(k)`, then repeats `step` (which hands the connection back, possibly a new one
+/// after a failure) until told to stop; each step is timed, and counted as an error
+/// when it fails.
+pub async fn load<C, O, OF, S, SF>(
+    connections: usize,
+    duration: Duration,
+    open: O,
+    step: S,
+) -> anyhow::Result<Report>
+where
+    C: Send + 'static,
+    O: Fn(usize) -> OF,
+    OF: Future<Output = anyhow::Result<C>> + Send + 'static,
+    S: Fn(C) -> SF + Clone + Send + 'static,
+    SF: Future<Output = (C, anyhow::Result<()>)> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for k in 0..connections {
+        let (opening, step, stop) = (open(k), step.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = opening.await?;
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let (next, result) = step(conn).await;
+                conn = next;
+                match result {
+                    Ok(()) => {
+                        ok += 1;
+                        lat.push(t.elapsed().as_micros() as u64);
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            anyhow::Ok((ok, errors, lat))
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut report = Report::new();
+    for t in tasks {
+        let (ok, errors, lat) = t.await??;
+        report.add(ok, errors, lat);
+    }
+    Ok(report.finish(started.elapsed()))
 }
 
 /// Counts and sorted latencies of one run.
