@@ -232,22 +232,6 @@ impl TestApp {
         (id, provider)
     }
 
-    pub async fn put(
-        &self,
-        org: &str,
-        path: &str,
-        content_type: &str,
-        body: impl Into<Vec<u8>>,
-    ) -> (StatusCode, Value) {
-        send_body(
-            self.client(org)
-                .put(self.url(path))
-                .insert_header(("Content-Type", content_type)),
-            body.into(),
-        )
-        .await
-    }
-
     pub fn db_path(&self) -> PathBuf {
         self.settings.store.path.clone()
     }
@@ -274,9 +258,32 @@ impl TestApp {
         content_type: &str,
         body: impl Into<Vec<u8>>,
     ) -> (StatusCode, Value) {
+        self.send(awc::http::Method::POST, org, path, content_type, body)
+            .await
+    }
+
+    pub async fn put(
+        &self,
+        org: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> (StatusCode, Value) {
+        self.send(awc::http::Method::PUT, org, path, content_type, body)
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: awc::http::Method,
+        org: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> (StatusCode, Value) {
         send_body(
             self.client(org)
-                .post(self.url(path))
+                .request(method, self.url(path))
                 .insert_header(("Content-Type", content_type)),
             body.into(),
         )
