@@ -115,11 +115,11 @@ async fn list(
         .await
         .map_err(|e| from_deliver(e, &state.metrics))?;
     if filter.is_some_and(|f| !workflow_matches(f, &mesh.workflow_id)) {
-        page.entries.clear();
+        page.ids.clear();
     }
-    let more = page.entries.len() > limit as usize;
-    let ids: Vec<String> = (page.entries.iter().take(limit as usize))
-        .map(|e| e.id.to_string())
+    let more = page.ids.len() > limit as usize;
+    let ids: Vec<String> = (page.ids.iter().take(limit as usize))
+        .map(ReferralId::to_string)
         .collect();
     let next = ids.last().filter(|_| more).map(String::as_str);
     let links = inbox_links(&caller, limit, next, filter);

@@ -267,10 +267,11 @@ pub struct MeshTokenUse {
     pub now: DateTime<Utc>,
 }
 
-/// One page of a provider's inbox, for MESH's paged listing.
+/// One page of a provider's inbox, for MESH's paged listing: message ids in inbox
+/// order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxPage {
-    pub entries: Vec<InboxEntry>,
+    pub ids: Vec<ReferralId>,
     /// How many referrals wait in the whole inbox.
     pub total: u64,
 }

@@ -107,6 +107,57 @@ async fn inbox_orders_urgent_first_and_hides_other_providers(store: Arc<dyn Stor
     assert_eq!(inbox, [urgent.id, old.id]);
 }
 
+/// Providers poll the same page again and again; whatever the store keeps between
+/// polls, a listing read after a write was answered must show that write.
+async fn mesh_listing_shows_each_write_once_it_is_answered(store: Arc<dyn Store>) {
+    let north = org("TTNORTH");
+    let page = async |after, limit| store.inbox_page(&north, after, limit).await.unwrap();
+    assert_eq!(page(None, 10).await.total, 0);
+    let old = new_referral(40, Urgency::Routine, -60);
+    store.accept_referral(old.clone()).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(page(None, 10).await.ids, [old.id]);
+    }
+    let urgent = new_referral(41, Urgency::Urgent, 0);
+    store.accept_referral(urgent.clone()).await.unwrap();
+    let first = page(None, 10).await;
+    assert_eq!(
+        (first.ids.as_slice(), first.total),
+        ([urgent.id, old.id].as_slice(), 2)
+    );
+    // Keyset paging: one at a time, in inbox order.
+    assert_eq!(page(None, 1).await.ids, [urgent.id]);
+    assert_eq!(page(Some(urgent.id), 1).await.ids, [old.id]);
+    assert!(page(Some(old.id), 1).await.ids.is_empty());
+    // Token uses change no inbox; a status change does.
+    let token = refgate::store::MeshTokenUse {
+        mailbox: refgate::domain::MailboxId::parse("TTNORTHMB1").unwrap(),
+        nonce: "n-1".into(),
+        nonce_count: 1,
+        expires_at: Utc::now() + Duration::minutes(5),
+        now: Utc::now(),
+    };
+    assert!(store.use_mesh_token(token.clone()).await.unwrap());
+    assert!(
+        !store.use_mesh_token(token).await.unwrap(),
+        "a replay is refused"
+    );
+    assert_eq!(page(None, 10).await.total, 2);
+    for to in [State::Delivered, State::Acknowledged] {
+        store
+            .change_status(change(urgent.id, "TTNORTH", to))
+            .await
+            .unwrap();
+    }
+    let after_ack = page(None, 10).await;
+    assert_eq!(
+        (after_ack.ids.as_slice(), after_ack.total),
+        ([old.id].as_slice(), 1)
+    );
+    // Acknowledged, it keeps its place in the order for a client paging past it.
+    assert_eq!(page(Some(urgent.id), 10).await.ids, [old.id]);
+}
+
 async fn lifecycle_is_enforced_and_ownership_checked(store: Arc<dyn Store>) {
     let n = new_referral(8, Urgency::Routine, 0);
     store.accept_referral(n.clone()).await.unwrap();
@@ -366,6 +417,7 @@ mod sqlite_store {
         accept_then_read_back,
         same_content_is_a_duplicate_and_keys_must_match_content,
         inbox_orders_urgent_first_and_hides_other_providers,
+        mesh_listing_shows_each_write_once_it_is_answered,
         lifecycle_is_enforced_and_ownership_checked,
         a_failed_operation_leaves_the_audit_chain_intact,
         concurrent_writes_are_all_committed_and_chained,

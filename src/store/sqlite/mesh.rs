@@ -1,11 +1,16 @@
 //! MESH state in SQLite: used authorisation tokens (written through the single writer,
 //! so a use is committed before the request goes on) and the paged inbox listing.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{db_err, parse_id, parse_state, parse_time, read::urgency_from};
+use super::{db_err, parse_id};
 use crate::domain::{OrgId, ReferralId};
-use crate::store::{InboxEntry, InboxPage, MeshTokenUse, StoreError};
+use crate::store::{InboxPage, MeshTokenUse, StoreError};
 
 /// A MESH write, run by the writer inside its batch transaction.
 pub(super) enum Write {
@@ -27,12 +32,22 @@ pub(super) async fn apply(
     }
 }
 
-async fn use_token(conn: &mut SqliteConnection, t: &MeshTokenUse) -> Result<bool, StoreError> {
+/// Forgets token uses whose tokens have left the clock window: such a token is refused
+/// as stale before its nonce is looked up. Once per batch, not once per token.
+pub(super) async fn forget_expired(
+    conn: &mut SqliteConnection,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM mesh_nonces WHERE expires_at < $1")
-        .bind(t.now.timestamp())
+        .bind(now.timestamp())
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
+    Ok(())
+}
+
+/// One statement, so it needs no savepoint: it either inserts or changes nothing.
+async fn use_token(conn: &mut SqliteConnection, t: &MeshTokenUse) -> Result<bool, StoreError> {
     // Counts above i64::MAX cannot be stored; such a token is refused as a replay.
     let Ok(count) = i64::try_from(t.nonce_count) else {
         return Ok(false);
@@ -51,7 +66,69 @@ async fn use_token(conn: &mut SqliteConnection, t: &MeshTokenUse) -> Result<bool
     Ok(inserted.rows_affected() == 1)
 }
 
-pub(super) async fn inbox_page(
+/// Most listing pages kept; past it, pages from before the last write are dropped.
+const MAX_CACHED_PAGES: usize = 256;
+
+type PageKey = (OrgId, Option<ReferralId>, u32);
+
+/// Inbox listings as last read, each valid until the next write that could change an
+/// inbox. Providers poll far more often than their inboxes change, and a listing
+/// costs a read of up to 5,001 index entries where a kept one costs a copy.
+///
+/// The writer bumps `changes` after such a commit and before it answers anyone, so a
+/// client told "201" or "acknowledged" never sees a listing from before. A page is
+/// kept under the count read *before* its query: a write racing the query leaves the
+/// page marked older than it is, never newer, so it is read again, not served stale.
+pub(super) struct Listings {
+    changes: Arc<AtomicU64>,
+    pages: Mutex<HashMap<PageKey, (u64, InboxPage)>>,
+}
+
+impl Listings {
+    pub(super) fn new(changes: Arc<AtomicU64>) -> Self {
+        Self {
+            changes,
+            pages: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(super) async fn page(
+        &self,
+        pool: &SqlitePool,
+        provider: &OrgId,
+        after: Option<ReferralId>,
+        limit: u32,
+    ) -> Result<InboxPage, StoreError> {
+        let key = (provider.clone(), after, limit);
+        let version = self.changes.load(Ordering::Acquire);
+        if let Some((v, page)) = self.lock().get(&key)
+            && *v == version
+        {
+            return Ok(page.clone());
+        }
+        let page = inbox_page(pool, provider, after, limit).await?;
+        let mut pages = self.lock();
+        if pages.len() >= MAX_CACHED_PAGES {
+            pages.retain(|_, (v, _)| *v == version);
+            if pages.len() >= MAX_CACHED_PAGES {
+                pages.clear();
+            }
+        }
+        pages.insert(key, (version, page.clone()));
+        Ok(page)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PageKey, (u64, InboxPage)>> {
+        // The map holds only copies of committed data: after a panic elsewhere it is
+        // still sound to use.
+        self.pages.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Reads one page and the inbox size in one statement returning one row: the page's
+/// ids come joined by the database, since handing rows over one at a time costs more
+/// than finding them.
+async fn inbox_page(
     pool: &SqlitePool,
     provider: &OrgId,
     after: Option<ReferralId>,
@@ -60,40 +137,30 @@ pub(super) async fn inbox_page(
     // Keyset paging on the inbox order, so a page costs the same however deep it is.
     // Referral rows are never deleted, so `after` still has its place in the order
     // after it has been acknowledged.
-    let rows = sqlx::query(
-        "SELECT id, state, urgency, received_at FROM referrals
-         WHERE provider = $1 AND state IN ('ready', 'delivered')
-           AND ($2 IS NULL OR (priority_rank, received_at, id) >
-                (SELECT priority_rank, received_at, id FROM referrals WHERE id = $2))
-         ORDER BY priority_rank, received_at, id LIMIT $3",
+    let row = sqlx::query(
+        "SELECT
+           (SELECT COUNT(*) FROM referrals
+             WHERE provider = $1 AND state IN ('ready', 'delivered')) AS total,
+           (SELECT group_concat(id, ',' ORDER BY priority_rank, received_at, id) FROM
+             (SELECT id, priority_rank, received_at FROM referrals
+               WHERE provider = $1 AND state IN ('ready', 'delivered')
+                 AND ($2 IS NULL OR (priority_rank, received_at, id) >
+                      (SELECT priority_rank, received_at, id FROM referrals WHERE id = $2))
+               ORDER BY priority_rank, received_at, id LIMIT $3)) AS ids",
     )
     .bind(provider.as_str())
     .bind(after.map(|a| a.to_string()))
     .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(db_err)?;
-    let entries = rows
-        .iter()
-        .map(|r| {
-            let get = |c: &str| r.try_get::<String, _>(c).map_err(db_err);
-            Ok(InboxEntry {
-                id: parse_id(&get("id")?)?,
-                state: parse_state(&get("state")?)?,
-                urgency: urgency_from(&get("urgency")?)?,
-                received_at: parse_time(&get("received_at")?)?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let total: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM referrals WHERE provider = $1 AND state IN ('ready', 'delivered')",
-    )
-    .bind(provider.as_str())
     .fetch_one(pool)
     .await
     .map_err(db_err)?;
+    let total: i64 = row.try_get("total").map_err(db_err)?;
+    let ids: Option<String> = row.try_get("ids").map_err(db_err)?;
+    let ids = ids
+        .as_deref()
+        .map_or(Ok(Vec::new()), |s| s.split(',').map(parse_id).collect())?;
     Ok(InboxPage {
-        entries,
+        ids,
         total: u64::try_from(total).unwrap_or(0),
     })
 }

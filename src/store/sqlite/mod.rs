@@ -22,6 +22,8 @@ mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -45,6 +47,7 @@ use crate::domain::{OrgId, ReferralId, State};
 pub struct SqliteStore {
     jobs: mpsc::Sender<writer::Job>,
     reads: SqlitePool,
+    listings: mesh::Listings,
     writer: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     checkpointer: tokio::sync::Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
 }
@@ -133,10 +136,12 @@ impl SqliteStore {
         let stop = CancellationToken::new();
         let checkpointer = tokio::spawn(checkpoint_until(checkpoints, stop.clone()));
         let (jobs, rx) = mpsc::channel(4096);
-        let handle = tokio::spawn(writer::run(conn, head, rx));
+        let changes = Arc::new(AtomicU64::new(0));
+        let handle = tokio::spawn(writer::run(conn, head, rx, changes.clone()));
         Ok(Self {
             jobs,
             reads,
+            listings: mesh::Listings::new(changes),
             writer: tokio::sync::Mutex::new(Some(handle)),
             checkpointer: tokio::sync::Mutex::new(Some((stop, checkpointer))),
         })
@@ -278,7 +283,9 @@ impl Store for SqliteStore {
         after: Option<ReferralId>,
         limit: u32,
     ) -> Result<InboxPage, StoreError> {
-        mesh::inbox_page(&self.reads, provider, after, limit).await
+        self.listings
+            .page(&self.reads, provider, after, limit)
+            .await
     }
 
     async fn spool_mail(&self, mail: NewMail) -> Result<(), StoreError> {

@@ -1,6 +1,9 @@
 //! The single writer: batches operations into one transaction (group commit) and
 //! keeps the head of the audit chain, so events are chained in commit order.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
@@ -101,10 +104,14 @@ impl ChainHead {
     }
 }
 
+/// Runs the writer until shut down. `changes` counts commits that may have changed an
+/// inbox (anything but MESH token uses); it is bumped before the batch is answered,
+/// for [`super::mesh::Listings`].
 pub(super) async fn run(
     mut conn: SqliteConnection,
     mut head: ChainHead,
     mut rx: mpsc::Receiver<Job>,
+    changes: Arc<AtomicU64>,
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -126,7 +133,7 @@ pub(super) async fn run(
             })
             .collect();
         if !work.is_empty() {
-            commit_batch(&mut conn, &mut head, work).await;
+            commit_batch(&mut conn, &mut head, work, &changes).await;
         }
         if let Some(tx) = shutdown {
             rx.close();
@@ -136,7 +143,7 @@ pub(super) async fn run(
                 rest.push(job);
             }
             if !rest.is_empty() {
-                commit_batch(&mut conn, &mut head, rest).await;
+                commit_batch(&mut conn, &mut head, rest, &changes).await;
             }
             let _ = sqlx::Connection::close(conn).await;
             let _ = tx.send(());
@@ -145,7 +152,13 @@ pub(super) async fn run(
     }
 }
 
-async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: Vec<Job>) {
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    head: &mut ChainHead,
+    jobs: Vec<Job>,
+    changes: &AtomicU64,
+) {
+    let changes_inboxes = jobs.iter().any(|j| !matches!(j, Job::Mesh(..)));
     // Under load most batches are intakes only: they take the two-hop path. If it
     // fails, nothing was kept and the general path below retries each one alone.
     if jobs.len() <= accept::MAX_RUN && jobs.iter().all(|j| matches!(j, Job::Accept(..))) {
@@ -159,6 +172,7 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
         let whole = accept::accept_run(conn, head, &news, Scope::Transaction).await;
         drop(news);
         if let Ok(outcomes) = whole {
+            changes.fetch_add(1, Ordering::Release);
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 if let Job::Accept(_, tx) = job {
                     Pending::Accept(tx, outcome).send(true);
@@ -176,6 +190,7 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
         return;
     }
     let mut pending = Vec::with_capacity(jobs.len());
+    let mut forgot_expired_tokens = false;
     let mut jobs = jobs.into_iter().peekable();
     while let Some(job) = jobs.next() {
         match job {
@@ -220,10 +235,15 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
                 pending.push(Pending::Push(super::push::apply(conn, head, job).await));
             }
             Job::Mesh(write, tx) => {
-                let r = in_savepoint(conn, head, async |conn, _| {
-                    super::mesh::apply(conn, &write).await
-                })
-                .await;
+                let super::mesh::Write::UseToken(token) = &write;
+                if !forgot_expired_tokens {
+                    forgot_expired_tokens = true;
+                    // Failing to prune only keeps old uses a while longer.
+                    if let Err(e) = super::mesh::forget_expired(conn, token.now).await {
+                        tracing::warn!(error = %e, "store could not prune expired MESH token uses");
+                    }
+                }
+                let r = super::mesh::apply(conn, &write).await;
                 pending.push(Pending::Mesh(tx, r));
             }
             Job::Mail(write, tx) => {
@@ -245,6 +265,9 @@ async fn commit_batch(conn: &mut SqliteConnection, head: &mut ChainHead, jobs: V
             false
         }
     };
+    if committed && changes_inboxes {
+        changes.fetch_add(1, Ordering::Release);
+    }
     for p in pending {
         p.send(committed);
     }
