@@ -330,16 +330,27 @@ async fn download_and_ack(conn: &mut Conn, token: &mut Token, id: &str) -> anyho
     Ok(())
 }
 
-/// One operation; `k` is the connection's number, so that connections working through
-/// the same inbox take different messages from the page.
-async fn one(op: Op, k: usize, conn: &mut Conn, token: &mut Token) -> anyhow::Result<()> {
+/// One operation by connection `k` of `n`. Connections working through the same inbox
+/// share it out as a provider's workers would, each taking the messages whose id falls
+/// to it, so no two download the same message.
+async fn one(
+    op: Op,
+    (k, n): (usize, usize),
+    conn: &mut Conn,
+    token: &mut Token,
+) -> anyhow::Result<()> {
     match op {
         Op::Poll => poll(conn, token).await.map(drop),
         Op::RoundTrip => {
             let page = poll(conn, token).await?;
-            let id = page
-                .get(k % page.len().max(1))
-                .ok_or_else(|| anyhow::anyhow!("inbox empty"))?;
+            let mine = |id: &&String| {
+                let h = id.bytes().fold(0usize, |h, b| {
+                    h.wrapping_mul(31).wrapping_add(usize::from(b))
+                });
+                h % n == k
+            };
+            let id = (page.iter().find(mine))
+                .ok_or_else(|| anyhow::anyhow!("no message for this worker on the page"))?;
             download_and_ack(conn, token, id).await
         }
         Op::Send => {
@@ -388,7 +399,7 @@ async fn run(
             }
         },
         move |(k, mut conn, mut token): (usize, Conn, Token)| async move {
-            let result = one(op, k, &mut conn, &mut token).await;
+            let result = one(op, (k, connections), &mut conn, &mut token).await;
             ((k, conn, token), result)
         },
     )

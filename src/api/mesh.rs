@@ -118,15 +118,38 @@ async fn list(
         page.ids.clear();
     }
     let more = page.ids.len() > limit as usize;
-    let ids: Vec<String> = (page.ids.iter().take(limit as usize))
-        .map(ReferralId::to_string)
-        .collect();
-    let next = ids.last().filter(|_| more).map(String::as_str);
-    let links = inbox_links(&caller, limit, next, filter);
-    Ok(HttpResponse::Ok().json(match v {
-        2 => json!({"messages": ids, "links": links, "approx_inbox_count": page.total}),
-        _ => json!({"messages": ids}),
-    }))
+    let ids = &page.ids[..page.ids.len().min(limit as usize)];
+    let next = ids.last().filter(|_| more).map(ReferralId::to_string);
+    let links = inbox_links(&caller, limit, next.as_deref(), filter);
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(listing_body(v, ids, &links, page.total)))
+}
+
+/// The listing as JSON: `{"messages": [...]}`, with `links` and `approx_inbox_count`
+/// in version 2. Written directly rather than through a `serde_json::Value` of up to
+/// 5,000 strings, since providers poll it more than anything else; ids are UUIDs and
+/// need no escaping.
+fn listing_body(v: u8, ids: &[ReferralId], links: &serde_json::Value, total: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + ids.len() * 39);
+    out.extend_from_slice(b"{\"messages\":[");
+    let mut buf = uuid::Uuid::encode_buffer();
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(id.as_uuid().hyphenated().encode_lower(&mut buf).as_bytes());
+        out.push(b'"');
+    }
+    out.push(b']');
+    if v == 2 {
+        out.extend_from_slice(b",\"links\":");
+        out.extend_from_slice(links.to_string().as_bytes());
+        out.extend_from_slice(format!(",\"approx_inbox_count\":{total}").as_bytes());
+    }
+    out.push(b'}');
+    out
 }
 
 fn continue_from(raw: &str) -> Result<ReferralId, MeshError> {
@@ -290,6 +313,25 @@ mod tests {
         assert!(workflow_matches("*THERAPIES*", wf));
         assert!(workflow_matches("!*PATHOLOGY*", wf));
         assert!(!workflow_matches("PATHOLOGY", wf));
+    }
+
+    #[test]
+    fn the_listing_is_the_json_mesh_clients_read() {
+        let ids = [ReferralId::new(), ReferralId::new()];
+        let links = json!({"self": "/messageexchange/MB1/inbox"});
+        let v2: serde_json::Value =
+            serde_json::from_slice(&listing_body(2, &ids, &links, 7)).unwrap();
+        assert_eq!(
+            v2,
+            json!({
+                "messages": [ids[0].to_string(), ids[1].to_string()],
+                "links": links,
+                "approx_inbox_count": 7
+            })
+        );
+        let v1: serde_json::Value =
+            serde_json::from_slice(&listing_body(1, &[], &links, 0)).unwrap();
+        assert_eq!(v1, json!({"messages": []}));
     }
 
     #[test]
