@@ -158,6 +158,32 @@ async fn mesh_listing_shows_each_write_once_it_is_answered(store: Arc<dyn Store>
     assert_eq!(page(Some(urgent.id), 10).await.ids, [old.id]);
 }
 
+/// Token uses arriving together are committed together; each token is fresh once.
+async fn a_burst_of_token_uses_admits_each_token_once(store: Arc<dyn Store>) {
+    let token = |n: u64| refgate::store::MeshTokenUse {
+        mailbox: refgate::domain::MailboxId::parse("TTNORTHMB1").unwrap(),
+        nonce: format!("burst-{}", n % 10),
+        nonce_count: n % 3,
+        expires_at: Utc::now() + Duration::minutes(5),
+        now: Utc::now(),
+    };
+    let uses = (0..90).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move { store.use_mesh_token(token(n)).await.unwrap() })
+    });
+    let mut fresh = 0;
+    for u in uses.collect::<Vec<_>>() {
+        fresh += usize::from(u.await.unwrap());
+    }
+    // 10 nonces x 3 counts: 30 distinct tokens, each used three times.
+    assert_eq!(fresh, 30);
+    let too_big = refgate::store::MeshTokenUse {
+        nonce_count: u64::MAX,
+        ..token(0)
+    };
+    assert!(!store.use_mesh_token(too_big).await.unwrap());
+}
+
 async fn lifecycle_is_enforced_and_ownership_checked(store: Arc<dyn Store>) {
     let n = new_referral(8, Urgency::Routine, 0);
     store.accept_referral(n.clone()).await.unwrap();
@@ -418,6 +444,7 @@ mod sqlite_store {
         same_content_is_a_duplicate_and_keys_must_match_content,
         inbox_orders_urgent_first_and_hides_other_providers,
         mesh_listing_shows_each_write_once_it_is_answered,
+        a_burst_of_token_uses_admits_each_token_once,
         lifecycle_is_enforced_and_ownership_checked,
         a_failed_operation_leaves_the_audit_chain_intact,
         concurrent_writes_are_all_committed_and_chained,

@@ -1,35 +1,58 @@
 //! MESH state in SQLite: used authorisation tokens (written through the single writer,
 //! so a use is committed before the request goes on) and the paged inbox listing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{db_err, parse_id};
 use crate::domain::{OrgId, ReferralId};
 use crate::store::{InboxPage, MeshTokenUse, StoreError};
 
-/// A MESH write, run by the writer inside its batch transaction.
-pub(super) enum Write {
-    UseToken(MeshTokenUse),
-}
-
-/// What a [`Write`] produced.
-pub(super) enum Written {
-    /// Whether the token was fresh.
-    TokenFresh(bool),
-}
-
-pub(super) async fn apply(
+/// Records a run of token uses in one statement, answering for each whether it was
+/// fresh. A token used twice in the run is fresh the first time only.
+pub(super) async fn use_tokens(
     conn: &mut SqliteConnection,
-    write: &Write,
-) -> Result<Written, StoreError> {
-    match write {
-        Write::UseToken(t) => use_token(conn, t).await.map(Written::TokenFresh),
+    uses: &[&MeshTokenUse],
+) -> Result<Vec<bool>, StoreError> {
+    // Counts above i64::MAX cannot be stored; such a token is refused as a replay.
+    let storable: Vec<(&MeshTokenUse, i64)> = uses
+        .iter()
+        .filter_map(|t| i64::try_from(t.nonce_count).ok().map(|c| (*t, c)))
+        .collect();
+    let mut inserted = HashSet::new();
+    if !storable.is_empty() {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO mesh_nonces (mailbox, nonce, nonce_count, expires_at) ",
+        );
+        insert.push_values(&storable, |mut row, (t, count)| {
+            row.push_bind(t.mailbox.as_str())
+                .push_bind(t.nonce.as_str())
+                .push_bind(*count)
+                .push_bind(t.expires_at.timestamp());
+        });
+        insert.push(" ON CONFLICT DO NOTHING RETURNING mailbox, nonce, nonce_count");
+        for row in insert.build().fetch_all(&mut *conn).await.map_err(db_err)? {
+            let key: (String, String, i64) = (
+                row.try_get(0).map_err(db_err)?,
+                row.try_get(1).map_err(db_err)?,
+                row.try_get(2).map_err(db_err)?,
+            );
+            inserted.insert(key);
+        }
     }
+    // Each inserted key answers "fresh" once, to the first use that carried it.
+    Ok(uses
+        .iter()
+        .map(|t| {
+            i64::try_from(t.nonce_count).is_ok_and(|count| {
+                inserted.remove(&(t.mailbox.as_str().to_owned(), t.nonce.clone(), count))
+            })
+        })
+        .collect())
 }
 
 /// Forgets token uses whose tokens have left the clock window: such a token is refused
@@ -44,26 +67,6 @@ pub(super) async fn forget_expired(
         .await
         .map_err(db_err)?;
     Ok(())
-}
-
-/// One statement, so it needs no savepoint: it either inserts or changes nothing.
-async fn use_token(conn: &mut SqliteConnection, t: &MeshTokenUse) -> Result<bool, StoreError> {
-    // Counts above i64::MAX cannot be stored; such a token is refused as a replay.
-    let Ok(count) = i64::try_from(t.nonce_count) else {
-        return Ok(false);
-    };
-    let inserted = sqlx::query(
-        "INSERT INTO mesh_nonces (mailbox, nonce, nonce_count, expires_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(t.mailbox.as_str())
-    .bind(&t.nonce)
-    .bind(count)
-    .bind(t.expires_at.timestamp())
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    Ok(inserted.rows_affected() == 1)
 }
 
 /// Most listing pages kept; past it, pages from before the last write are dropped.

@@ -270,11 +270,8 @@ impl Store for SqliteStore {
     }
 
     async fn use_mesh_token(&self, token: MeshTokenUse) -> Result<bool, StoreError> {
-        let written = self
-            .submit(|reply| writer::Job::Mesh(mesh::Write::UseToken(token), reply))
-            .await?;
-        let mesh::Written::TokenFresh(fresh) = written;
-        Ok(fresh)
+        self.submit(|reply| writer::Job::UseToken(token, reply))
+            .await
     }
 
     async fn inbox_page(

@@ -15,7 +15,8 @@ use crate::audit::event::format_time;
 use crate::audit::{Action, AuditDraft, AuditEvent, GENESIS, Outcome};
 use crate::domain::{State, Urgency};
 use crate::store::{
-    Accepted, NewReferral, ReferralSummary, ReviewDecision, ReviewOutcome, StatusChange, StoreError,
+    Accepted, MeshTokenUse, NewReferral, ReferralSummary, ReviewDecision, ReviewOutcome,
+    StatusChange, StoreError,
 };
 
 /// Most operations committed together. Bounded so one transaction stays short.
@@ -30,7 +31,8 @@ pub(super) enum Job {
     Status(StatusChange, Reply<ReferralSummary>),
     Review(ReviewDecision, Reply<ReferralSummary>),
     Outbox(super::outbox::Job),
-    Mesh(super::mesh::Write, Reply<super::mesh::Written>),
+    /// A MESH token use; the reply says whether the token was fresh.
+    UseToken(MeshTokenUse, Reply<bool>),
     /// Inbound mail spool writes (`mail.rs`).
     Mail(Box<super::mail::MailWrite>, Reply<()>),
     /// Push delivery attempts and re-drives (`push.rs`).
@@ -45,10 +47,7 @@ enum Pending {
     Status(Reply<ReferralSummary>, Result<ReferralSummary, StoreError>),
     Outbox(super::outbox::Done),
     Push(super::push::Done),
-    Mesh(
-        Reply<super::mesh::Written>,
-        Result<super::mesh::Written, StoreError>,
-    ),
+    Fresh(Reply<bool>, Result<bool, StoreError>),
 }
 
 impl Pending {
@@ -66,7 +65,7 @@ impl Pending {
             Pending::Status(tx, r) => drop(tx.send(out(r, committed))),
             Pending::Outbox(done) => done.send(committed),
             Pending::Push(done) => done.send(committed),
-            Pending::Mesh(tx, r) => drop(tx.send(out(r, committed))),
+            Pending::Fresh(tx, r) => drop(tx.send(out(r, committed))),
         }
     }
 }
@@ -158,7 +157,7 @@ async fn commit_batch(
     jobs: Vec<Job>,
     changes: &AtomicU64,
 ) {
-    let changes_inboxes = jobs.iter().any(|j| !matches!(j, Job::Mesh(..)));
+    let changes_inboxes = jobs.iter().any(|j| !matches!(j, Job::UseToken(..)));
     // Under load most batches are intakes only: they take the two-hop path. If it
     // fails, nothing was kept and the general path below retries each one alone.
     if jobs.len() <= accept::MAX_RUN && jobs.iter().all(|j| matches!(j, Job::Accept(..))) {
@@ -234,17 +233,41 @@ async fn commit_batch(
             Job::Push(job) => {
                 pending.push(Pending::Push(super::push::apply(conn, head, job).await));
             }
-            Job::Mesh(write, tx) => {
-                let super::mesh::Write::UseToken(token) = &write;
+            Job::UseToken(token, tx) => {
+                // Consecutive uses go in one statement, as intakes do.
+                let mut run = vec![(token, tx)];
+                while run.len() < MAX_BATCH
+                    && let Some(Job::UseToken(..)) = jobs.peek()
+                {
+                    if let Some(Job::UseToken(token, tx)) = jobs.next() {
+                        run.push((token, tx));
+                    }
+                }
                 if !forgot_expired_tokens {
                     forgot_expired_tokens = true;
                     // Failing to prune only keeps old uses a while longer.
-                    if let Err(e) = super::mesh::forget_expired(conn, token.now).await {
+                    if let Err(e) = super::mesh::forget_expired(conn, run[0].0.now).await {
                         tracing::warn!(error = %e, "store could not prune expired MESH token uses");
                     }
                 }
-                let r = super::mesh::apply(conn, &write).await;
-                pending.push(Pending::Mesh(tx, r));
+                let uses: Vec<&MeshTokenUse> = run.iter().map(|(t, _)| t).collect();
+                match super::mesh::use_tokens(conn, &uses).await {
+                    Ok(fresh) => {
+                        for ((_, tx), fresh) in run.into_iter().zip(fresh) {
+                            pending.push(Pending::Fresh(tx, Ok(fresh)));
+                        }
+                    }
+                    // A failed statement changes nothing; the rest of the batch stands.
+                    Err(e) => {
+                        let why = e.to_string();
+                        for (_, tx) in run {
+                            pending.push(Pending::Fresh(
+                                tx,
+                                Err(StoreError::Database(why.clone().into())),
+                            ));
+                        }
+                    }
+                }
             }
             Job::Mail(write, tx) => {
                 let r = in_savepoint(conn, head, async |conn, head| {
@@ -341,7 +364,7 @@ fn fail(job: Job) -> Option<Pending> {
         Job::Status(_, tx) | Job::Review(_, tx) => Some(Pending::Status(tx, e())),
         Job::Outbox(job) => Some(Pending::Outbox(job.fail())),
         Job::Push(job) => Some(Pending::Push(job.fail())),
-        Job::Mesh(_, tx) => Some(Pending::Mesh(tx, e())),
+        Job::UseToken(_, tx) => Some(Pending::Fresh(tx, e())),
         Job::Shutdown(_) => None,
     }
 }
