@@ -51,7 +51,7 @@ static CC_START: LazyLock<Regex> = LazyLock::new(|| {
 static PATIENT_ANCHOR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
-        ^\s*(re|patient(\s+name|\s+details)?|name|full\s+name|regarding|referral(\s+for)?|subject|surname|forenames?)\s*:
+        ^\s*(re|pt|patient(\s+name|\s+details)?|name|full\s+name|regarding|referral(\s+for)?|subject|surname|forenames?)(\s*:|\t)
         | \b(d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|born\s+\d)
         | \bnhs\s*(no\b\.?|number\b|num\b)?\s*[:.\-]?\s*\d",
     )
@@ -210,13 +210,16 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// A paragraph ends at a blank line or at a ruler ("-----", "=====") that a template
+/// draws between its sections.
 fn paragraph(lines: &[Line<'_>], i: usize) -> std::ops::Range<usize> {
+    let apart = |l: &Line<'_>| l.is_blank() || is_ruler(l.text);
     let mut a = i;
-    while a > 0 && !lines[a - 1].is_blank() {
+    while a > 0 && !apart(&lines[a - 1]) {
         a -= 1;
     }
     let mut b = i;
-    while b < lines.len() && !lines[b].is_blank() {
+    while b < lines.len() && !apart(&lines[b]) {
         b += 1;
     }
     a..b.max(i + 1).min(lines.len())
@@ -285,19 +288,40 @@ fn mark_signature(lines: &[Line<'_>], zones: &mut [Zone], valediction: Option<us
         }
         return;
     }
-    // No valediction: the last paragraph before the cc list, when it opens with a name.
-    let Some(last) = (0..lines.len()).rev().find(|&i| zones[i] == Zone::Body) else {
+    // No valediction: the last paragraph before the cc list, when it opens with a name;
+    // or the one before it when the last is a short note under the sign-off ("Discussed
+    // with Dr X.").
+    let body = |i: &usize| zones[*i] == Zone::Body && !is_ruler(lines[*i].text);
+    let Some(last) = (0..lines.len()).rev().find(body) else {
         return;
     };
     let para = paragraph(lines, last);
+    if signs_off(lines, para.clone()) {
+        mark_signed(zones, para);
+        return;
+    }
+    let note = para.len() <= 2 && !SIGNOFF_NAME.is_match(lines[para.start].text);
+    if note && let Some(prev) = (0..para.start).rev().find(body) {
+        let prev = paragraph(lines, prev);
+        if signs_off(lines, prev.clone()) {
+            mark_signed(zones, prev);
+        }
+    }
+}
+
+/// A paragraph that reads as a sign-off: a few lines opening with a name, with nothing
+/// that identifies the patient.
+fn signs_off(lines: &[Line<'_>], para: std::ops::Range<usize>) -> bool {
     let first = lines[para.start].text;
     let named = SIGNOFF_NAME.is_match(first) || (para.len() >= 2 && BARE_NAME.is_match(first));
     let identifies_patient = para.clone().any(|i| PATIENT_ANCHOR.is_match(lines[i].text));
-    if para.len() <= 6 && named && !identifies_patient && !first.trim_end().ends_with('.') {
-        for i in para {
-            if zones[i] == Zone::Body {
-                zones[i] = Zone::Signature;
-            }
+    para.len() <= 6 && named && !identifies_patient && !first.trim_end().ends_with('.')
+}
+
+fn mark_signed(zones: &mut [Zone], para: std::ops::Range<usize>) {
+    for zone in &mut zones[para] {
+        if *zone == Zone::Body {
+            *zone = Zone::Signature;
         }
     }
 }
@@ -377,6 +401,18 @@ fn mark_header(lines: &[Line<'_>], zones: &mut [Zone], salutation: Option<usize>
             *zone = Zone::Header;
         }
     }
+}
+
+/// A line drawn across the page: only rule characters, at least five of them.
+pub(super) fn is_ruler(s: &str) -> bool {
+    let t = s.trim();
+    t.len() >= 5
+        && t.chars().all(|c| {
+            matches!(
+                c,
+                '-' | '=' | '_' | '*' | '~' | '\u{2014}' | '\u{2013}' | '\u{2500}' | '\u{2550}'
+            )
+        })
 }
 
 /// True when `s` carries patient identity labels (DOB, NHS number, "Re:").
