@@ -115,7 +115,7 @@ pub(super) struct Doc<'a> {
 
 impl<'a> Doc<'a> {
     pub fn read(text: &'a str) -> Doc<'a> {
-        let lines = text::split_lines(text);
+        let lines = side_column(text::split_lines(text));
         let mut zones: Vec<Zone> = lines
             .iter()
             .map(|l| {
@@ -154,6 +154,16 @@ impl<'a> Doc<'a> {
 
     /// The index of the line holding byte `offset`.
     pub fn line_at(&self, offset: usize) -> usize {
+        if !in_order(&self.lines) {
+            // A side column was split off: the line whose text holds the offset.
+            let holds = |l: &Line<'_>| l.start <= offset && offset <= l.end() && !l.is_blank();
+            return self.lines.iter().position(holds).unwrap_or_else(|| {
+                (0..self.lines.len())
+                    .filter(|&i| self.lines[i].start <= offset)
+                    .max_by_key(|&i| self.lines[i].start)
+                    .unwrap_or(0)
+            });
+        }
         match self.lines.binary_search_by(|l| l.start.cmp(&offset)) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
@@ -171,11 +181,14 @@ impl<'a> Doc<'a> {
     pub fn masked(&self, keep: &[Zone]) -> String {
         let mut out = String::with_capacity(self.flat.len());
         let mut last = 0;
-        for (k, zone) in self.zones.iter().enumerate() {
-            let end = self
-                .lines
-                .get(k + 1)
-                .map_or(self.flat.len(), |l| l.start)
+        // In text order: a split-off side column comes after the lines it sat beside.
+        let mut order: Vec<usize> = (0..self.lines.len()).collect();
+        order.sort_by_key(|&k| self.lines[k].start);
+        for (n, &k) in order.iter().enumerate() {
+            let zone = &self.zones[k];
+            let end = order
+                .get(n + 1)
+                .map_or(self.flat.len(), |&j| self.lines[j].start)
                 .min(self.flat.len());
             let Some(piece) = self.flat.get(last..end) else {
                 continue;
@@ -403,6 +416,96 @@ fn mark_header(lines: &[Line<'_>], zones: &mut [Zone], salutation: Option<usize>
     }
 }
 
+fn in_order(lines: &[Line<'_>]) -> bool {
+    lines.windows(2).all(|w| w[0].start <= w[1].start)
+}
+
+/// Spaces that set a side column apart from the text on its left.
+const COLUMN_GAP: usize = 4;
+
+/// The byte column where a side column starts on this line: after a gap of
+/// `COLUMN_GAP` spaces or more, or at the indent of a line holding only that column.
+fn column_start(l: &Line<'_>) -> Option<usize> {
+    let t = l.text;
+    let indent = l.indent();
+    if t[..indent].contains('\t') || t.contains('\t') {
+        return None;
+    }
+    if indent >= 20 {
+        return Some(indent);
+    }
+    let gap = " ".repeat(COLUMN_GAP);
+    let at = t[indent..].find(&gap)? + indent;
+    let right = at + t[at..].len() - t[at..].trim_start().len();
+    (right < t.len()).then_some(right)
+}
+
+/// A letterhead with the patient's details set in a column to its right ("Tyne Valley
+/// Trust        Patient: Rev A ST CLAIR" / "Department of ...   DOB: 3rd March 1949"):
+/// the right-hand parts become lines of their own after the letterhead's, so each block
+/// reads as a block. Only a run of at least three lines at the head of the letter whose
+/// right-hand parts start at the same column, hold the patient's identity and none of
+/// whose left-hand parts do.
+fn side_column(lines: Vec<Line<'_>>) -> Vec<Line<'_>> {
+    let Some(first) = lines.iter().position(|l| !l.is_blank()) else {
+        return lines;
+    };
+    let end = (first..lines.len())
+        .find(|&i| lines[i].is_blank())
+        .unwrap_or(lines.len());
+    let Some(col) = column_start(&lines[first]) else {
+        return lines;
+    };
+    let rows = first..end;
+    let aligned = rows.clone().all(|i| {
+        column_start(&lines[i]).is_none_or(|c| c.abs_diff(col) <= 1) || lines[i].text.len() < col
+    });
+    let right_rows = rows
+        .clone()
+        .filter(|&i| column_start(&lines[i]).is_some())
+        .count();
+    if rows.len() < 3 || right_rows < 3 || !aligned {
+        return lines;
+    }
+    let split = |i: usize| -> (Line<'_>, Option<Line<'_>>) {
+        let l = lines[i];
+        match column_start(&l) {
+            Some(c) => {
+                let left = l.text[..c].trim_end();
+                (
+                    Line {
+                        start: l.start,
+                        text: left,
+                    },
+                    Some(Line {
+                        start: l.start + c,
+                        text: &l.text[c..],
+                    }),
+                )
+            }
+            None => (l, None),
+        }
+    };
+    let parts: Vec<(Line<'_>, Option<Line<'_>>)> = rows.clone().map(split).collect();
+    let identifies = |l: &Line<'_>| PATIENT_ANCHOR.is_match(l.text);
+    if !parts.iter().filter_map(|p| p.1.as_ref()).any(identifies)
+        || parts.iter().any(|p| identifies(&p.0))
+    {
+        return lines;
+    }
+    let mut out: Vec<Line<'_>> = lines[..first].to_vec();
+    out.extend(parts.iter().map(|p| p.0).filter(|l| !l.text.is_empty()));
+    // A blank line between the two blocks, at the end of the letterhead's text.
+    let gap_at = out.last().map_or(0, Line::end);
+    out.push(Line {
+        start: gap_at,
+        text: "",
+    });
+    out.extend(parts.iter().filter_map(|p| p.1));
+    out.extend_from_slice(&lines[end..]);
+    out
+}
+
 /// A line drawn across the page: only rule characters, at least five of them.
 pub(super) fn is_ruler(s: &str) -> bool {
     let t = s.trim();
@@ -443,6 +546,7 @@ fn unwrap_prose(text: &str, lines: &[Line<'_>], zones: &[Zone]) -> String {
         let prose_zone = |z: Zone| matches!(z, Zone::Body | Zone::Patient);
         if a.is_blank()
             || b.is_blank()
+            || b.start <= a.end()
             || !prose_zone(zones[i])
             || !prose_zone(zones[i + 1])
             || text::word_count(a.text) < 6

@@ -120,3 +120,34 @@ fn a_letter_to_the_patient_with_the_address_set_right_names_them() {
     assert_eq!(r.patient.title.as_deref(), Some("Ms"));
     assert_eq!(r.patient.postcode.as_deref(), Some("LS21 1AA"));
 }
+
+#[test]
+fn patient_details_in_a_column_beside_the_letterhead_are_the_patients() {
+    let r = read(
+        "Moor Valley Hospitals NHS Trust          Patient:  Mrs Ada Grace DE VERE\nDepartment of Neurology                  DOB: 3rd May 1950\nHeadache Clinic                          NHS No: 999 000 0018\nStation Road, Bakewell DE45 1AA          Rose Cottage, Mill Lane\nTel: 01632 960 111                       Eyam, Hope Valley\n                                         S32 5QR\n\n1 June 2026\n\nDear Colleague\n\nPlease offer her CBT for pain.\n\nYours sincerely\n\nDr Ann Lee\nConsultant Neurologist\n",
+    );
+    assert_eq!(r.patient.title.as_deref(), Some("Mrs"));
+    assert_eq!(r.patient.given_names, vec!["Ada", "Grace"]);
+    assert_eq!(r.patient.family_name.as_deref(), Some("De Vere"));
+    assert_eq!(r.patient.date_of_birth.as_deref(), Some("1950-05-03"));
+    assert_eq!(r.patient.postcode.as_deref(), Some("S32 5QR"));
+    assert_eq!(r.patient.phone, None);
+    assert_eq!(
+        r.patient.address_lines,
+        vec!["Rose Cottage", "Mill Lane", "Eyam", "Hope Valley"]
+    );
+    assert_eq!(
+        r.referrer.organisation.as_deref(),
+        Some("Moor Valley Hospitals NHS Trust")
+    );
+}
+
+#[test]
+fn a_two_column_patient_block_is_not_split_into_letterhead() {
+    let r = read(
+        "Name:   Mrs Ada HOLT            NHS No: 999 000 0018\nDOB:    01/02/1960             Hospital No: A123456\nAddress: 2 Mill Lane           Tel: 07700 900123\n         Leeds LS1 1AA\n\nDear Colleague\n\nPlease offer her CBT.\n\nYours sincerely\n\nDr Ann Lee\n",
+    );
+    assert_eq!(r.patient.family_name.as_deref(), Some("Holt"));
+    assert_eq!(r.patient.nhs_number.as_deref(), Some("9990000018"));
+    assert_eq!(r.patient.postcode.as_deref(), Some("LS1 1AA"));
+}
