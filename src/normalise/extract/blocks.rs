@@ -108,6 +108,8 @@ pub(super) struct Doc<'a> {
     /// The letter is addressed to the patient ("Mr Imran Saeed / 41 Kings Road ..." over
     /// "Dear Mr Saeed"): the salutation names the patient, not a colleague.
     pub to_patient: bool,
+    /// The lines stand in text order (false when a side column was split off).
+    in_order: bool,
     /// The flat text of the header, patient block and body: what the letter says, without
     /// letterhead, sign-off or cc list (offsets unchanged).
     pub prose: String,
@@ -138,6 +140,7 @@ impl<'a> Doc<'a> {
         mark_header(&lines, &mut zones, salutation);
         let to_patient = super::addressee::mark(&lines, &mut zones, salutation);
         let flat = unwrap_prose(text, &lines, &zones);
+        let ordered = in_order(&lines);
         let mut doc = Doc {
             text,
             flat,
@@ -146,6 +149,7 @@ impl<'a> Doc<'a> {
             salutation,
             valediction,
             to_patient,
+            in_order: ordered,
             prose: String::new(),
         };
         doc.prose = doc.masked(&[Zone::Header, Zone::Patient, Zone::Body]);
@@ -154,7 +158,7 @@ impl<'a> Doc<'a> {
 
     /// The index of the line holding byte `offset`.
     pub fn line_at(&self, offset: usize) -> usize {
-        if !in_order(&self.lines) {
+        if !self.in_order {
             // A side column was split off: the line whose text holds the offset.
             let holds = |l: &Line<'_>| l.start <= offset && offset <= l.end() && !l.is_blank();
             return self.lines.iter().position(holds).unwrap_or_else(|| {
@@ -183,7 +187,9 @@ impl<'a> Doc<'a> {
         let mut last = 0;
         // In text order: a split-off side column comes after the lines it sat beside.
         let mut order: Vec<usize> = (0..self.lines.len()).collect();
-        order.sort_by_key(|&k| self.lines[k].start);
+        if !self.in_order {
+            order.sort_by_key(|&k| self.lines[k].start);
+        }
         for (n, &k) in order.iter().enumerate() {
             let zone = &self.zones[k];
             let end = order
