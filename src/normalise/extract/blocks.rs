@@ -51,7 +51,7 @@ static CC_START: LazyLock<Regex> = LazyLock::new(|| {
 static PATIENT_ANCHOR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
-        ^\s*(re|patient(\s+name|\s+details)?|name|full\s+name|regarding|referral(\s+for)?|subject|surname|forenames?)\s*:
+        ^\s*(re|pt|patient(\s+name|\s+details)?|name|full\s+name|regarding|referral(\s+for)?|subject|surname|forenames?)(\s*:|\t)
         | \b(d\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|born\s+\d)
         | \bnhs\s*(no\b\.?|number\b|num\b)?\s*[:.\-]?\s*\d",
     )
@@ -108,6 +108,8 @@ pub(super) struct Doc<'a> {
     /// The letter is addressed to the patient ("Mr Imran Saeed / 41 Kings Road ..." over
     /// "Dear Mr Saeed"): the salutation names the patient, not a colleague.
     pub to_patient: bool,
+    /// The lines stand in text order (false when a side column was split off).
+    in_order: bool,
     /// The flat text of the header, patient block and body: what the letter says, without
     /// letterhead, sign-off or cc list (offsets unchanged).
     pub prose: String,
@@ -115,7 +117,7 @@ pub(super) struct Doc<'a> {
 
 impl<'a> Doc<'a> {
     pub fn read(text: &'a str) -> Doc<'a> {
-        let lines = text::split_lines(text);
+        let lines = side_column(text::split_lines(text));
         let mut zones: Vec<Zone> = lines
             .iter()
             .map(|l| {
@@ -138,6 +140,7 @@ impl<'a> Doc<'a> {
         mark_header(&lines, &mut zones, salutation);
         let to_patient = super::addressee::mark(&lines, &mut zones, salutation);
         let flat = unwrap_prose(text, &lines, &zones);
+        let ordered = in_order(&lines);
         let mut doc = Doc {
             text,
             flat,
@@ -146,6 +149,7 @@ impl<'a> Doc<'a> {
             salutation,
             valediction,
             to_patient,
+            in_order: ordered,
             prose: String::new(),
         };
         doc.prose = doc.masked(&[Zone::Header, Zone::Patient, Zone::Body]);
@@ -154,6 +158,16 @@ impl<'a> Doc<'a> {
 
     /// The index of the line holding byte `offset`.
     pub fn line_at(&self, offset: usize) -> usize {
+        if !self.in_order {
+            // A side column was split off: the line whose text holds the offset.
+            let holds = |l: &Line<'_>| l.start <= offset && offset <= l.end() && !l.is_blank();
+            return self.lines.iter().position(holds).unwrap_or_else(|| {
+                (0..self.lines.len())
+                    .filter(|&i| self.lines[i].start <= offset)
+                    .max_by_key(|&i| self.lines[i].start)
+                    .unwrap_or(0)
+            });
+        }
         match self.lines.binary_search_by(|l| l.start.cmp(&offset)) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
@@ -171,11 +185,16 @@ impl<'a> Doc<'a> {
     pub fn masked(&self, keep: &[Zone]) -> String {
         let mut out = String::with_capacity(self.flat.len());
         let mut last = 0;
-        for (k, zone) in self.zones.iter().enumerate() {
-            let end = self
-                .lines
-                .get(k + 1)
-                .map_or(self.flat.len(), |l| l.start)
+        // In text order: a split-off side column comes after the lines it sat beside.
+        let mut order: Vec<usize> = (0..self.lines.len()).collect();
+        if !self.in_order {
+            order.sort_by_key(|&k| self.lines[k].start);
+        }
+        for (n, &k) in order.iter().enumerate() {
+            let zone = &self.zones[k];
+            let end = order
+                .get(n + 1)
+                .map_or(self.flat.len(), |&j| self.lines[j].start)
                 .min(self.flat.len());
             let Some(piece) = self.flat.get(last..end) else {
                 continue;
@@ -210,13 +229,16 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// A paragraph ends at a blank line or at a ruler ("-----", "=====") that a template
+/// draws between its sections.
 fn paragraph(lines: &[Line<'_>], i: usize) -> std::ops::Range<usize> {
+    let apart = |l: &Line<'_>| l.is_blank() || is_ruler(l.text);
     let mut a = i;
-    while a > 0 && !lines[a - 1].is_blank() {
+    while a > 0 && !apart(&lines[a - 1]) {
         a -= 1;
     }
     let mut b = i;
-    while b < lines.len() && !lines[b].is_blank() {
+    while b < lines.len() && !apart(&lines[b]) {
         b += 1;
     }
     a..b.max(i + 1).min(lines.len())
@@ -285,19 +307,40 @@ fn mark_signature(lines: &[Line<'_>], zones: &mut [Zone], valediction: Option<us
         }
         return;
     }
-    // No valediction: the last paragraph before the cc list, when it opens with a name.
-    let Some(last) = (0..lines.len()).rev().find(|&i| zones[i] == Zone::Body) else {
+    // No valediction: the last paragraph before the cc list, when it opens with a name;
+    // or the one before it when the last is a short note under the sign-off ("Discussed
+    // with Dr X.").
+    let body = |i: &usize| zones[*i] == Zone::Body && !is_ruler(lines[*i].text);
+    let Some(last) = (0..lines.len()).rev().find(body) else {
         return;
     };
     let para = paragraph(lines, last);
+    if signs_off(lines, para.clone()) {
+        mark_signed(zones, para);
+        return;
+    }
+    let note = para.len() <= 2 && !SIGNOFF_NAME.is_match(lines[para.start].text);
+    if note && let Some(prev) = (0..para.start).rev().find(body) {
+        let prev = paragraph(lines, prev);
+        if signs_off(lines, prev.clone()) {
+            mark_signed(zones, prev);
+        }
+    }
+}
+
+/// A paragraph that reads as a sign-off: a few lines opening with a name, with nothing
+/// that identifies the patient.
+fn signs_off(lines: &[Line<'_>], para: std::ops::Range<usize>) -> bool {
     let first = lines[para.start].text;
     let named = SIGNOFF_NAME.is_match(first) || (para.len() >= 2 && BARE_NAME.is_match(first));
     let identifies_patient = para.clone().any(|i| PATIENT_ANCHOR.is_match(lines[i].text));
-    if para.len() <= 6 && named && !identifies_patient && !first.trim_end().ends_with('.') {
-        for i in para {
-            if zones[i] == Zone::Body {
-                zones[i] = Zone::Signature;
-            }
+    para.len() <= 6 && named && !identifies_patient && !first.trim_end().ends_with('.')
+}
+
+fn mark_signed(zones: &mut [Zone], para: std::ops::Range<usize>) {
+    for zone in &mut zones[para] {
+        if *zone == Zone::Body {
+            *zone = Zone::Signature;
         }
     }
 }
@@ -379,6 +422,108 @@ fn mark_header(lines: &[Line<'_>], zones: &mut [Zone], salutation: Option<usize>
     }
 }
 
+fn in_order(lines: &[Line<'_>]) -> bool {
+    lines.windows(2).all(|w| w[0].start <= w[1].start)
+}
+
+/// Spaces that set a side column apart from the text on its left.
+const COLUMN_GAP: usize = 4;
+
+/// The byte column where a side column starts on this line: after a gap of
+/// `COLUMN_GAP` spaces or more, or at the indent of a line holding only that column.
+fn column_start(l: &Line<'_>) -> Option<usize> {
+    let t = l.text;
+    let indent = l.indent();
+    if t[..indent].contains('\t') || t.contains('\t') {
+        return None;
+    }
+    if indent >= 20 {
+        return Some(indent);
+    }
+    let gap = " ".repeat(COLUMN_GAP);
+    let at = t[indent..].find(&gap)? + indent;
+    let right = at + t[at..].len() - t[at..].trim_start().len();
+    (right < t.len()).then_some(right)
+}
+
+/// A letterhead with the patient's details set in a column to its right ("Tyne Valley
+/// Trust        Patient: Rev A ST CLAIR" / "Department of ...   DOB: 3rd March 1949"):
+/// the right-hand parts become lines of their own after the letterhead's, so each block
+/// reads as a block. Only a run of at least three lines at the head of the letter whose
+/// right-hand parts start at the same column, hold the patient's identity and none of
+/// whose left-hand parts do.
+fn side_column(lines: Vec<Line<'_>>) -> Vec<Line<'_>> {
+    let Some(first) = lines.iter().position(|l| !l.is_blank()) else {
+        return lines;
+    };
+    let end = (first..lines.len())
+        .find(|&i| lines[i].is_blank())
+        .unwrap_or(lines.len());
+    let Some(col) = column_start(&lines[first]) else {
+        return lines;
+    };
+    let rows = first..end;
+    let aligned = rows.clone().all(|i| {
+        column_start(&lines[i]).is_none_or(|c| c.abs_diff(col) <= 1) || lines[i].text.len() < col
+    });
+    let right_rows = rows
+        .clone()
+        .filter(|&i| column_start(&lines[i]).is_some())
+        .count();
+    if rows.len() < 3 || right_rows < 3 || !aligned {
+        return lines;
+    }
+    let split = |i: usize| -> (Line<'_>, Option<Line<'_>>) {
+        let l = lines[i];
+        match column_start(&l) {
+            Some(c) => {
+                let left = l.text[..c].trim_end();
+                (
+                    Line {
+                        start: l.start,
+                        text: left,
+                    },
+                    Some(Line {
+                        start: l.start + c,
+                        text: &l.text[c..],
+                    }),
+                )
+            }
+            None => (l, None),
+        }
+    };
+    let parts: Vec<(Line<'_>, Option<Line<'_>>)> = rows.clone().map(split).collect();
+    let identifies = |l: &Line<'_>| PATIENT_ANCHOR.is_match(l.text);
+    if !parts.iter().filter_map(|p| p.1.as_ref()).any(identifies)
+        || parts.iter().any(|p| identifies(&p.0))
+    {
+        return lines;
+    }
+    let mut out: Vec<Line<'_>> = lines[..first].to_vec();
+    out.extend(parts.iter().map(|p| p.0).filter(|l| !l.text.is_empty()));
+    // A blank line between the two blocks, at the end of the letterhead's text.
+    let gap_at = out.last().map_or(0, Line::end);
+    out.push(Line {
+        start: gap_at,
+        text: "",
+    });
+    out.extend(parts.iter().filter_map(|p| p.1));
+    out.extend_from_slice(&lines[end..]);
+    out
+}
+
+/// A line drawn across the page: only rule characters, at least five of them.
+pub(super) fn is_ruler(s: &str) -> bool {
+    let t = s.trim();
+    t.len() >= 5
+        && t.chars().all(|c| {
+            matches!(
+                c,
+                '-' | '=' | '_' | '*' | '~' | '\u{2014}' | '\u{2013}' | '\u{2500}' | '\u{2550}'
+            )
+        })
+}
+
 /// True when `s` carries patient identity labels (DOB, NHS number, "Re:").
 pub(super) fn is_patient_anchor(s: &str) -> bool {
     PATIENT_ANCHOR.is_match(s)
@@ -407,6 +552,7 @@ fn unwrap_prose(text: &str, lines: &[Line<'_>], zones: &[Zone]) -> String {
         let prose_zone = |z: Zone| matches!(z, Zone::Body | Zone::Patient);
         if a.is_blank()
             || b.is_blank()
+            || b.start <= a.end()
             || !prose_zone(zones[i])
             || !prose_zone(zones[i + 1])
             || text::word_count(a.text) < 6

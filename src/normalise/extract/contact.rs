@@ -51,7 +51,7 @@ fn postcodes_in<'t>(doc: &Doc<'t>, i: usize) -> Vec<regex::Match<'t>> {
 }
 
 static ADDRESS_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:(?:home\s+|patient'?s?\s+)?address|lives\s+at|resides\s+at)\s*[:\-]?\s*")
+    Regex::new(r"(?i)\b(?:(?:home\s+|patient'?s?\s+)?(?:address(?:\s+is)?|addr\b\.?)|lives\s+at|resides\s+at)\s*[:\-]?\s*")
         .expect("static pattern compiles")
 });
 
@@ -413,6 +413,21 @@ mod tests {
             Some("07700900011")
         );
         assert_eq!(national_digits("0770"), None);
+    }
+
+    #[test]
+    fn an_abbreviated_label_or_address_is_in_prose_starts_the_address() {
+        for (line, want) in [
+            ("Addr: 7 Elm Row, Leeds LS1 1AA", "7 Elm Row"),
+            (
+                "Her address is 7 Elm Row, Leeds LS1 1AA, and her mobile",
+                "7 Elm Row",
+            ),
+        ] {
+            let at = line.find("LS1").unwrap();
+            let (parts, _) = same_line_address(line, &line[..at], 0, None);
+            assert_eq!(parts.first().map(String::as_str), Some(want), "{line}");
+        }
     }
 
     #[test]

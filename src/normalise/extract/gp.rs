@@ -12,12 +12,12 @@ use regex::Regex;
 use super::Sink;
 use super::blocks::{Doc, Zone};
 use super::names::{self, PersonName};
-use super::people::{clean_org, letterhead_org};
+use super::people::{ON_BEHALF, clean_org, letterhead_org};
 use super::text::{self, trim_phrase};
 
 /// A line that gives the patient's GP ("GP: Dr Simon Tarrant, Wilton Road Practice").
 static GP_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:(?:registered\s+|usual\s+|patient'?s\s+|named\s+)?(?:gp|g\.p\.|general\s+practitioner)(?:\s+(?:name|details|practice|surgery))?\s*[:\-]|registered\s+with\s*[:\-]?)\s*")
+    Regex::new(r"(?i)^\s*(?:(?:registered\s+|usual\s+|patient'?s\s+|named\s+)?(?:gp|g\.p\.|general\s+practitioner)(?:\s+(?:name|details|practice|surgery))?(?:\s*[:\-]|\t)|registered\s+with\s*[:\-]?)\s*")
         .expect("static pattern compiles")
 });
 
@@ -38,6 +38,12 @@ static GP_PROSE: LazyLock<Regex> = LazyLock::new(|| {
 
 static ODS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:\b(?:ods|practice|organisation|org)\s*(?:code|id|no\.?)?\s*[:\-]?\s*|\()([A-Z]\d{5})\b").expect("static pattern compiles")
+});
+
+/// A GP field that says there is none.
+static NO_GP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:none|nil|n/?a|unknown|not\s+(?:currently\s+|yet\s+)?(?:registered|known|recorded|stated|given)|no\s+(?:registered\s+)?(?:gp|practice)|unregistered|awaiting\s+registration)\b")
+        .expect("static pattern compiles")
 });
 
 static PRACTICE_WORD: LazyLock<Regex> = LazyLock::new(|| {
@@ -100,13 +106,18 @@ struct GpFound {
 
 pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) -> Option<PersonName> {
     let mut found = gp_line(doc)
+        .or_else(|| gp_signed_for(doc))
         .or_else(|| gp_is_referrer(doc, sink, true))
         .or_else(|| gp_from_cc(doc))
         .or_else(|| gp_addressee(doc))
         .or_else(|| gp_prose(doc))
         .or_else(|| gp_is_referrer(doc, sink, false))?;
-    // A GP at the practice that wrote the letter: its code is in the letterhead.
-    let home = letterhead_org(doc).map(|o| o.0);
+    // A GP at the practice that wrote the letter: its code is in the letterhead. A
+    // template without a letterhead names the sender where the referrer signs or in a
+    // "Referring organisation" field.
+    let home = letterhead_org(doc)
+        .map(|o| o.0)
+        .or_else(|| sink.record.referrer.organisation.clone());
     // A practice's own letter ("Usual GP: Dr X" in an EMIS or SystmOne template)
     // names the GP without the practice: it is the practice on the letterhead.
     if found.practice.is_none()
@@ -123,6 +134,11 @@ pub(super) fn read(doc: &Doc<'_>, sink: &mut Sink) -> Option<PersonName> {
     });
     if found.ods.is_none() && same {
         found.ods = letterhead_ods(doc);
+    }
+    if found.ods.is_none()
+        && let Some(p) = found.practice.as_deref()
+    {
+        found.ods = ods_beside(doc, p);
     }
     let g = &mut sink.record.gp;
     g.name = found.name.as_ref().map(PersonName::display);
@@ -150,6 +166,22 @@ fn letterhead_ods(doc: &Doc<'_>) -> Option<String> {
                 .and_then(|c| c.get(1))
                 .map(|m| m.as_str().to_ascii_uppercase())
         })
+}
+
+/// The ODS code on a line of the letterhead, header or sign-off that names `practice`
+/// ("Ledbury Road Surgery, 80 Ledbury Road, Hereford   ODS: M81627").
+fn ods_beside(doc: &Doc<'_>, practice: &str) -> Option<String> {
+    let practice = practice.to_lowercase();
+    if practice.len() < 4 {
+        return None;
+    }
+    [Zone::Letterhead, Zone::Header, Zone::Signature]
+        .iter()
+        .flat_map(|&z| doc.lines_in(z))
+        .map(|i| doc.lines[i].text)
+        .filter(|t| t.to_lowercase().contains(&practice))
+        .find_map(|t| ODS.captures(t).and_then(|c| c.get(1)))
+        .map(|m| m.as_str().to_ascii_uppercase())
 }
 
 /// "Dr Claire Whitfield, Otley Road Surgery, Harrogate" -> name, practice, ODS code.
@@ -214,6 +246,10 @@ fn gp_line(doc: &Doc<'_>) -> Option<GpFound> {
         } else {
             continue;
         };
+        // "GP: not currently registered", "GP: none": there is no GP to read.
+        if NO_GP.is_match(value) {
+            continue;
+        }
         let mut found = read_gp_value(doc, value, at, 0.9);
         // "GP: Dr P Singh" with the practice on the indented lines under it.
         if found.practice.is_none() {
@@ -316,10 +352,22 @@ fn gp_addressee(doc: &Doc<'_>) -> Option<GpFound> {
             .map(clean_org);
         if let Some(practice) = practice {
             let (start, end) = (line.start, line.end());
+            // The practice's ODS code may close the address block ("ODS: B12345",
+            // "(B12345)").
+            let block = header[k..]
+                .iter()
+                .enumerate()
+                .take_while(|&(d, &j)| j == i + d && !doc.lines[j].is_blank())
+                .take(8)
+                .map(|(_, &j)| doc.lines[j].text);
+            let ods = block
+                .filter_map(|t| ODS.captures(t).and_then(|c| c.get(1)))
+                .map(|m| m.as_str().to_ascii_uppercase())
+                .next();
             return Some(GpFound {
                 name: Some(n),
                 practice: Some(practice),
-                ods: None,
+                ods,
                 start,
                 end,
                 confidence: 0.8,
@@ -336,6 +384,25 @@ fn gp_prose(doc: &Doc<'_>) -> Option<GpFound> {
     let sentence = &rest[..rest.find(['.', '\n']).unwrap_or(rest.len())];
     let found = read_gp_value(doc, sentence, m.end(), 0.75);
     found.name.is_some().then_some(found)
+}
+
+/// A registrar or trainee signing "for Dr X (usual GP)": the GP signed for is the
+/// patient's GP, the one who signs is the referrer.
+fn gp_signed_for(doc: &Doc<'_>) -> Option<GpFound> {
+    doc.lines_in(Zone::Signature).find_map(|i| {
+        let line = doc.lines[i];
+        let c = ON_BEHALF.captures(line.text)?.get(1)?;
+        let n = names::parse(&line.text[c.start()..], false)?;
+        let rest = line.text.get(c.start() + n.end..).unwrap_or_default();
+        GP_ROLE.is_match(rest).then(|| GpFound {
+            name: Some(n),
+            practice: None,
+            ods: None,
+            start: line.start,
+            end: line.end(),
+            confidence: 0.8,
+        })
+    })
 }
 
 /// A GP who signs is also the registered GP. `by_role`: the role says GP; otherwise the

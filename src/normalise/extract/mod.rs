@@ -30,6 +30,8 @@ mod text;
 #[cfg(test)]
 mod layout_tests;
 #[cfg(test)]
+mod people_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

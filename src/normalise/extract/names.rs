@@ -93,7 +93,7 @@ static NOT_NAMES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         "chb bm bch bs frcp mrcp frca mrcgp frcgp bsc msc phd md frcs mcsp rgn rn rmn ma ba ",
         "hons drcog dfsrh ffpmrca mrcpsych frcpsych dip pgdip pgcert dphil mphil frcpch mrcs ",
         "frcr fficm fcem frcem dm mbe obe cbe nmp gmc hcpc nmc fmedsci facp mcsi bmbs bmedsci ",
-        "msc. bsc. ",
+        "msc. bsc. mpharm mrpharms fpharms ip ",
     )
     .split_whitespace()
     .collect()
@@ -180,6 +180,16 @@ fn initials(w: &str) -> Option<Vec<String>> {
 /// "Smith, Jane" in mixed case (labelled patient fields); "SMITH, Jane" is always read
 /// surname first.
 pub(super) fn parse(s: &str, surname_first: bool) -> Option<PersonName> {
+    // An indented name (an address block set to the right) starts after its indent: the
+    // wide gap that ends a field is only looked for after it.
+    let indent = s.len() - s.trim_start().len();
+    let mut name = parse_from(&s[indent..], surname_first)?;
+    name.start += indent;
+    name.end += indent;
+    Some(name)
+}
+
+fn parse_from(s: &str, surname_first: bool) -> Option<PersonName> {
     let s = &s[..field_end(s)];
     let toks = tokens(s);
     let mut i = 0;
@@ -382,6 +392,15 @@ mod tests {
             p("Mr Robert \"Bob\" Smith"),
             (Some("Mr".into()), v(&["Robert"]), "Smith".into())
         );
+    }
+
+    #[test]
+    fn an_indented_name_is_read_with_its_offsets() {
+        let line = "                              Mrs Jo Ann HART";
+        let n = parse(line, false).unwrap();
+        assert_eq!(n.family, "Hart");
+        assert_eq!(n.given, v(&["Jo", "Ann"]));
+        assert_eq!(&line[n.start..n.end], "Jo Ann HART");
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub(super) struct Found {
 
 /// A label that introduces the patient's name.
 static NAME_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*\|?\s*(?:re|patient(?:'s)?(?:\s+(?:name|details))?|name|full\s+name|regarding|referral(?:\s+for)?|subject|client)(?:\s*[:.\-]\s*|\s{2,}|\t\s*|\s*\|\s*)")
+    Regex::new(r"(?i)^\s*\|?\s*(?:re|pt|patient(?:'s)?(?:\s+(?:name|details))?|name|full\s+name|regarding|referral(?:\s+for)?|subject|client)(?:\s*[:.\-]\s*|\s{2,}|\t\s*|\s*\|\s*)")
         .expect("static pattern compiles")
 });
 
@@ -40,7 +40,7 @@ static GIVEN_LABEL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static TITLE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?im)^\s*title\s*[:\-]\s*(\w+)").expect("static pattern compiles")
+    Regex::new(r"(?im)^\s*title(?:\s*[:\-]|\t)\s*(\w+)").expect("static pattern compiles")
 });
 
 /// A field label at the start of a line: such a line does not open with a name.
@@ -83,7 +83,11 @@ pub(super) fn read(doc: &Doc<'_>, others: &[PersonName], sink: &mut Sink) -> Opt
         .map(|f| (f, 0.95))
         .or_else(|| block_name(doc, others).map(|f| (f, 0.9)))
         .or_else(|| prose_name(doc, others))?;
-    let found = complete_given_names(doc, found);
+    let mut found = complete_given_names(doc, found);
+    // "Name: O'NEILL, Siobhan" with "Title: Mrs" as a field of its own.
+    if found.name.title.is_none() {
+        found.name.title = title_field(doc);
+    }
     let p = &mut sink.record.patient;
     p.title = found.name.title.clone();
     p.given_names = found.name.given.clone();
@@ -293,6 +297,14 @@ fn title_in_prose(doc: &Doc<'_>, name: &PersonName) -> Option<String> {
         }
     }
     title
+}
+
+/// A "Title:" field of the patient block.
+fn title_field(doc: &Doc<'_>) -> Option<String> {
+    doc.lines_in(Zone::Patient).find_map(|i| {
+        let t = TITLE_LABEL.captures(doc.lines[i].text)?.get(1)?;
+        names::title(t.as_str()).map(str::to_owned)
+    })
 }
 
 /// A name worth taking: titled, or at least two words.

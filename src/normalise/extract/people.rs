@@ -17,7 +17,7 @@ use super::text::{self, field_end, trim_phrase};
 
 /// Nouns that make a phrase an organisation rather than a specialty.
 static ORG_NOUN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(service|services|department|dept|clinic|hospital|trust|practice|surgery|centre|center|team|unit|group|partnership|foundation|university|board|network|outpatients)\b")
+    Regex::new(r"(?i)\b(service|services|department|dept|clinic|hospital|trust|practice|surgery|centre|center|team|unit|group|partnership|foundation|university|board|network|pcn|icb|outpatients)\b")
         .expect("static pattern compiles")
 });
 
@@ -26,8 +26,11 @@ static ROLE_WORD: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static pattern compiles")
 });
 
+/// A registration number: GMC and GPhC are seven digits, HCPC a profession prefix and
+/// digits ("PH165502"), an NMC PIN two digits, a letter, four digits and a letter
+/// ("12A3456E").
 pub(super) static PROF_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(gmc|hcpc|nmc|gphc)\b\.?\s*(?:reg(?:istration)?\.?\s*)?(?:no\.?|number|num|#)?\s*[:.\-]?\s*([A-Z]{0,3}\s?\d{5,8}[A-Z]?)\b")
+    Regex::new(r"(?i)\b(gmc|hcpc|nmc|gphc)\b\.?\s*(?:reg(?:istration)?\.?\s*|pin\.?\s*)?(?:no\.?|number|num|#)?\s*[:.\-]?\s*([A-Z]{0,3}\s?\d{5,8}[A-Z]?|\d{2}[A-Z]\d{4}[A-Z])\b")
         .expect("static pattern compiles")
 });
 
@@ -38,7 +41,7 @@ static SIGNOFF_NOISE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// "pp Dr X", "for Dr X", "on behalf of Dr X", "Signed: Dr X".
-static ON_BEHALF: LazyLock<Regex> = LazyLock::new(|| {
+pub(super) static ON_BEHALF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:^\s*|\b)(?:pp|p\.p\.|for|on\s+behalf\s+of|signed\s+by|signed)\s*:?\s+((?:dr|mr|mrs|ms|miss|mx|prof|professor)\.?\s+\S)")
         .expect("static pattern compiles")
 });
@@ -244,9 +247,13 @@ fn split_role(t: &str, at: usize, role: &mut Found, org: &mut Found) {
     let line = &t[..field_end(t)];
     let cut = PROF_ID.find(line).map_or(line.len(), |m| m.start());
     let t = line[..cut].trim_end().trim_end_matches([',', '(', ' ']);
-    let t = t
-        .trim_start_matches([',', '(', ' ', '-', '\u{2013}'])
-        .trim_end_matches(')');
+    let t = t.trim_start_matches([',', '(', ' ', '-', '\u{2013}']);
+    // "(Physiotherapist)" loses its brackets; "Registrar (ST3)" keeps its own.
+    let t = if t.matches(')').count() > t.matches('(').count() {
+        t.trim_end_matches(')')
+    } else {
+        t
+    };
     let at = at + text::offset_in(line, t);
     if let Some((first, second)) = t.split_once(',')
         && ORG_NOUN.is_match(second)
@@ -292,17 +299,17 @@ pub(super) fn letterhead_org(doc: &Doc<'_>) -> Found {
     for i in doc.lines_in(Zone::Letterhead) {
         let line = doc.lines[i];
         let t = line.text.trim();
-        if LETTERHEAD_NOISE.is_match(t) || t.len() < 3 {
+        if LETTERHEAD_NOISE.is_match(t) || t.len() < 3 || super::blocks::is_ruler(t) {
             continue;
         }
+        // "From: Physiotherapy Outpatients, ..." names the sender after its label.
+        let t = t.strip_prefix("From:").map_or(t, str::trim_start);
         // A consultant's own letterhead opens with their name and role.
         let person =
             names::parse(t, false).is_some_and(|n| n.title.is_some() && n.end + 2 >= t.len());
         if person || (ROLE_WORD.is_match(t) && !ORG_NOUN.is_match(t)) {
             continue;
         }
-        // "From: Physiotherapy Outpatients, ..." names the sender after its label.
-        let t = t.strip_prefix("From:").map_or(t, str::trim_start);
         let v = &t[..field_end(t)];
         let at = line.start + text::offset_in(line.text, v);
         return Some((clean_org(v), at, at + v.len()));
@@ -393,9 +400,33 @@ mod tests {
             (Some("Physiotherapist".into()), None)
         );
         assert_eq!(
+            role_org("Specialty Registrar (ST4)"),
+            (Some("Specialty Registrar (ST4)".into()), None)
+        );
+        assert_eq!(
+            role_org("Practice Nurse, Hillside PCN"),
+            (Some("Practice Nurse".into()), Some("Hillside PCN".into()))
+        );
+        assert_eq!(
             role_org(", Consultant Rheumatologist, GMC 6360147"),
             (Some("Consultant Rheumatologist".into()), None)
         );
+    }
+
+    #[test]
+    fn registration_numbers_in_each_registers_form_are_read() {
+        let id = |t: &str| {
+            PROF_ID.captures(t).map(|c| {
+                let num: String = c[2].split_whitespace().collect();
+                format!("{} {}", c[1].to_ascii_uppercase(), num.to_ascii_uppercase())
+            })
+        };
+        assert_eq!(id("NMC 12A3456E").as_deref(), Some("NMC 12A3456E"));
+        assert_eq!(id("NMC PIN: 98c7654a").as_deref(), Some("NMC 98C7654A"));
+        assert_eq!(id("GPhC 2012345").as_deref(), Some("GPHC 2012345"));
+        assert_eq!(id("GMC No. 7123456").as_deref(), Some("GMC 7123456"));
+        assert_eq!(id("HCPC reg: PH123456").as_deref(), Some("HCPC PH123456"));
+        assert!(id("NMC 12A345").is_none());
     }
 
     #[test]
