@@ -38,7 +38,7 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         | hurt(ing)?\s+(others|other\s+people|someone)
         | (harm|hurt|kill)(s|ing)?\s+(his|her|their)\s+(partner|wife|husband|child|children|son|daughter|baby|mother|father|family)
         | (kill|hurt|harm)(s|ing)?\s+(somebody|anyone|people)
-        | overdose\w*
+        | overdos\w*
         | (end|ending|ended|take|taking|took)\s+(his|her|their|my)\s+(own\s+)?life
         | (kill|hang|drown|poison|gas|strangl|stab|electrocut|suffocat)\w*\s+(him|her|them)sel(f|ves)
         | (wish|wishes|wishing|want|wants|wanting)\s+to\s+die
@@ -53,6 +53,11 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
             |(if|when)\s+(she|he|they|i)\s+(was|were|wasn['\x{2019}]t|weren['\x{2019}]t)\s+(dead|gone|here|around|alive|not\s+(here|around|alive))
             |with(out)?\s+(her|him|them|me)\s+(not\s+)?(here|around|gone|dead))
         | (wish|wishes|wished|wishing|hopes?|hoped|hoping|prays?|prayed|praying)\s+(that\s+)?((she|he|they|i)\s+(would|will|could)\s+)?(not|never)\s+(to\s+)?wake\s+up
+        # 'wishes she could go to sleep and not wake up': the wish in two steps.
+        | (go|goes|going|went|fall|falls|falling|fell)\s+(to\s+sleep|asleep)\s+and\s+(not|never)\s+(to\s+)?wake\s+up
+        # Thoughts of taking all one's tablets at once: overdose ideation.
+        | (thought|thinks|thinking|thoughts|considered|considering|urges?|plann?(ed|ing)?)\s+(about\s+|of\s+|on\s+)?(taking|swallowing)\s+(all|too\s+many|a\s+handful|a\s+lot|lots|the\s+whole\s+\w+)\s+(of\s+)?((her|his|their|my|the)\s+)?(tablets|pills|medication|medicines|meds|painkillers)
+        | (take|takes|taking|took|swallow\w*)\s+(all|the\s+whole\s+\w+|a\s+handful)\s+(of\s+)?(her|his|their|my|the)\s+(tablets|pills|medication|medicines|meds|painkillers)\s+(at\s+once|in\s+one\s+go|together)
         | no\s+(point|reason)\s+(in\s+)?(living|going\s+on|to\s+live|to\s+go\s+on|carrying\s+on|being\s+alive)
         | (not|\w+n['\x{2019}]t)\s+worth\s+living
         | ways\s+to\s+(die|end\s+(it|things))
@@ -133,7 +138,7 @@ static PAST: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static CURRENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(current|currently|recent|recently|ongoing|active|now|this\s+week|last\s+week|at\s+present|presently|today|at\s+the\s+moment|lately|these\s+days|over\s+the\s+(last|past)\s+(few\s+)?(days|weeks)|has\s+been\s+having|is\s+having|this\s+month|some\s+nights|at\s+times)\b")
+    Regex::new(r"\b(current|currently|recent|recently|ongoing|active|now|this\s+week|last\s+week|at\s+present|presently|today|at\s+the\s+moment|lately|these\s+days|(over|in|during)\s+the\s+(last|past)\s+(few\s+|couple\s+of\s+|two\s+|three\s+|\d+\s+)?(days|weeks?|months?|fortnight)|has\s+been\s+having|is\s+having|this\s+month|some\s+nights|at\s+times)\b")
         .expect("static pattern compiles")
 });
 
@@ -141,7 +146,10 @@ static CURRENT: LazyLock<Regex> = LazyLock::new(|| {
 pub fn risk(text: &str) -> RiskFinding {
     let lower = text.to_lowercase();
     let mut finding = RiskFinding::default();
-    for clause in clauses(&lower) {
+    let sentences = lower
+        .split(['.', '!', '?', '\n'])
+        .filter(|s| !safety_net(s));
+    for clause in sentences.flat_map(clauses) {
         let others = OTHERS_SUICIDE
             .find_iter(clause)
             .map(|m| m.range())
@@ -185,6 +193,46 @@ pub fn risk(text: &str) -> RiskFinding {
         }
     }
     finding
+}
+
+// Safety-netting advice: what to do if risk arises, not a report that it has ("If you
+// have thoughts of harming yourself, please call 111"; "she knows to contact the crisis
+// team should she feel suicidal"). Words that say the thoughts were there before
+// ("again", "return", "worsen") make it a report.
+static CONDITIONAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(if|should\s+(you|she|he|they)|in\s+case|whenever)\b")
+        .expect("static pattern compiles")
+});
+static HELP_SEEKING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\b(contact|call|ring|phone|telephone|dial|attend|seek|go\s+to|present\s+to|text)\b",
+    )
+    .expect("static pattern compiles")
+});
+static RECURRENCE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(again|further|return\w*|recur\w*|wors\w+|persist\w*|continu\w+|any\s+more|anymore|still)\b")
+        .expect("static pattern compiles")
+});
+
+static MAIN_CLAUSE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(will|would|might|may|could|says|said|told|tells|threaten\w*|plan\w*|then)\b|['\x{2019}]ll\b")
+        .expect("static pattern compiles")
+});
+
+/// A sentence that advises what to do if risk arises: a conditional opens before the
+/// first mention and the sentence tells someone to seek help.
+fn safety_net(sentence: &str) -> bool {
+    let Some(m) = RISK.find(sentence) else {
+        return false;
+    };
+    let Some(c) = CONDITIONAL.find_iter(&sentence[..m.start()]).last() else {
+        return false;
+    };
+    // The mention is the condition itself, not the main clause after it ("if his claim
+    // is refused he says he will end his life").
+    !MAIN_CLAUSE.is_match(&sentence[c.end()..m.start()])
+        && HELP_SEEKING.is_match(sentence)
+        && !RECURRENCE.is_match(sentence)
 }
 
 /// The words of a clause before a risk mention make it a relative's: the clause opens
@@ -304,6 +352,44 @@ fn clauses(text: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn safety_netting_advice_is_not_reported_risk() {
+        for text in [
+            "If you have thoughts of harming yourself, please call 111 or your GP.",
+            "Should you feel suicidal at any time, contact the crisis line on the number below.",
+            "She knows to ring the crisis team if she has thoughts of self-harm.",
+        ] {
+            assert_eq!(risk(text), RiskFinding::default(), "{text}");
+        }
+        for text in [
+            "She knows to ring the crisis team if her thoughts of self-harm return.",
+            "If his claim is refused he says he will end his life, and I asked him to call 111.",
+            "She has had thoughts of suicide this week. If they get worse she will call 111.",
+        ] {
+            assert!(risk(text).mentioned, "{text}");
+        }
+    }
+
+    #[test]
+    fn passive_wishes_in_two_steps_and_thoughts_of_taking_all_tablets_are_risk() {
+        for text in [
+            "Most nights he wishes he could go to sleep and not wake up.",
+            "She wishes she could fall asleep and never wake up.",
+            "She has thought about taking all her tablets at once.",
+            "He has had thoughts of swallowing all of his painkillers.",
+            "She said she might take all her pills together.",
+        ] {
+            let f = risk(text);
+            assert!(f.mentioned, "{text}");
+        }
+        let f = risk(
+            "She wishes she could go to sleep and not wake up and that sometimes her family would be better off without her.",
+        );
+        assert!(f.mentioned && f.current);
+        assert!(!risk("She is taking all her tablets as prescribed.").mentioned);
+        assert!(!risk("She goes to sleep late and does not wake up until noon.").mentioned);
+    }
 
     #[test]
     fn negated_mentions_are_not_risk() {
@@ -504,6 +590,20 @@ mod tests {
         assert!(f.mentioned && !f.current);
         let f = risk("He took an overdose in 2019 and now has thoughts of suicide again.");
         assert!(f.mentioned && f.current);
+    }
+
+    #[test]
+    fn thoughts_over_the_last_weeks_or_month_are_current() {
+        for text in [
+            "He has had fleeting thoughts of suicide over the last month but no plans.",
+            "She has thought of overdosing most days over the past 2 weeks.",
+            "In the past couple of weeks he has had thoughts of harming himself.",
+        ] {
+            let f = risk(text);
+            assert!(f.mentioned && f.current, "{text}");
+        }
+        let f = risk("She took an overdose last month.");
+        assert!(f.mentioned && !f.current);
     }
 
     #[test]
