@@ -133,7 +133,7 @@ static MOST_RECENT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PAST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|at\s+the\s+age\s+of\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer|had\s+(felt|thought|considered|experienced)|last\s+(spring|summer|autumn|winter|month|christmas)|(during|in)\s+the\s+(spring|summer|autumn|winter)|at\s+(her|his|their|its)\s+(lowest|worst))\b")
+    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|at\s+the\s+age\s+of\s+\d+|(between\s+)?the\s+ages\s+of\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer|had\s+(felt|thought|considered|experienced)|last\s+(spring|summer|autumn|winter|month|christmas)|(during|in)\s+the\s+(spring|summer|autumn|winter)|at\s+(her|his|their|its)\s+(lowest|worst))\b")
         .expect("static pattern compiles")
 });
 
@@ -298,7 +298,11 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (tele)?phone\s*(contact|appointments?|calls?|consultations?)\s*(ok|acceptable|suitable)?\s*[:?]\s*no\b
             | (tele)?phone\s+(calls?|appointments?|contact)\s+(is|are)\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing)
             | struggles?\s+(with|on)\s+(the\s+)?(tele)?phone
-            | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(would|will)\s+not\s+be\s+(suitable|appropriate|acceptable|possible)")
+            | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(would|will)\s+not\s+be\s+(suitable|appropriate|acceptable|possible)
+            # 'would much rather be seen in person than on the telephone'
+            | rather\s+(be\s+seen\s+|meet\s+|have\s+appointments\s+)?(in\s+person|face[\s-]to[\s-]face)\s+than\s+(on\s+the\s+|by\s+|over\s+the\s+)?(tele)?phone
+            | (tele)?phone\s+(appointments?|contact|calls?|sessions?|consultations?)\b[^.;]{0,40}?\b(have|has)\s+not\s+(worked|been\s+(possible|successful|suitable))
+            | (needs?|will\s+need|has|have)\s+to\s+be\s+seen\s+(face[\s-]to[\s-]face|in\s+person)")
         .expect("static pattern compiles")
     });
     static OK: LazyLock<Regex> = LazyLock::new(|| {
@@ -324,7 +328,11 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (preferred|preference)\s*(contact|method|mode)?\s*(of\s+contact)?\s*[:\-]?\s*(by\s+)?(tele)?phone
             | (would|will|could|can|may)\s+(also\s+)?(accept|consider|manage|do)\s+(a\s+)?(tele)?phone
             | accepts?\s+(a\s+)?(tele)?phone
-            | telephone\s+cbt")
+            | telephone\s+cbt
+            # 'happy for you to ring her on her mobile'
+            | happy\s+for\s+(you|us|the\s+(service|team|therapist))\s+to\s+(ring|call|phone|telephone)
+            # 'Telephone appointments with an interpreter on a three-way call are acceptable'
+            | (tele)?phone\s+(appointments?|contact|calls?|sessions?|consultations?)\b[^.;]{0,60}?\b(is|are|would\s+be)\s+(fine|ok|okay|acceptable|suitable)\b")
         .expect("static pattern compiles")
     });
     let lower = text.to_lowercase();
@@ -609,6 +617,38 @@ mod tests {
     #[test]
     fn a_negated_current_cue_leaves_past_risk_routine() {
         let f = risk("He took an overdose aged 19 and there is no current risk.");
+        assert!(f.mentioned && !f.current);
+    }
+
+    #[test]
+    fn telephone_wordings_with_words_between() {
+        for (text, want) in [
+            (
+                "Happy for you to ring him on his landline in the mornings.",
+                Some(true),
+            ),
+            (
+                "Phone sessions with a Farsi interpreter on the line are fine for her.",
+                Some(true),
+            ),
+            (
+                "He would rather be seen in person than on the phone.",
+                Some(false),
+            ),
+            (
+                "Phone appointments with an interpreter have not worked for him.",
+                Some(false),
+            ),
+            ("She needs to be seen face to face.", Some(false)),
+            ("Phone calls with his brother are not possible.", None),
+        ] {
+            assert_eq!(telephone_ok(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_episode_between_given_ages_is_past() {
+        let f = risk("She cut her arms between the ages of 13 and 16.");
         assert!(f.mentioned && !f.current);
     }
 
