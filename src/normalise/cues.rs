@@ -222,6 +222,10 @@ static MAIN_CLAUSE: LazyLock<Regex> = LazyLock::new(|| {
 /// A sentence that advises what to do if risk arises: a conditional opens before the
 /// first mention and the sentence tells someone to seek help.
 fn safety_net(sentence: &str) -> bool {
+    // Most sentences hold no conditional: skip the risk scan for them.
+    if !CONDITIONAL.is_match(sentence) {
+        return false;
+    }
     let Some(m) = RISK.find(sentence) else {
         return false;
     };
