@@ -38,7 +38,7 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
         | hurt(ing)?\s+(others|other\s+people|someone)
         | (harm|hurt|kill)(s|ing)?\s+(his|her|their)\s+(partner|wife|husband|child|children|son|daughter|baby|mother|father|family)
         | (kill|hurt|harm)(s|ing)?\s+(somebody|anyone|people)
-        | overdose\w*
+        | overdos\w*
         | (end|ending|ended|take|taking|took)\s+(his|her|their|my)\s+(own\s+)?life
         | (kill|hang|drown|poison|gas|strangl|stab|electrocut|suffocat)\w*\s+(him|her|them)sel(f|ves)
         | (wish|wishes|wishing|want|wants|wanting)\s+to\s+die
@@ -53,6 +53,11 @@ static RISK: LazyLock<Regex> = LazyLock::new(|| {
             |(if|when)\s+(she|he|they|i)\s+(was|were|wasn['\x{2019}]t|weren['\x{2019}]t)\s+(dead|gone|here|around|alive|not\s+(here|around|alive))
             |with(out)?\s+(her|him|them|me)\s+(not\s+)?(here|around|gone|dead))
         | (wish|wishes|wished|wishing|hopes?|hoped|hoping|prays?|prayed|praying)\s+(that\s+)?((she|he|they|i)\s+(would|will|could)\s+)?(not|never)\s+(to\s+)?wake\s+up
+        # 'wishes she could go to sleep and not wake up': the wish in two steps.
+        | (go|goes|going|went|fall|falls|falling|fell)\s+(to\s+sleep|asleep)\s+and\s+(not|never)\s+(to\s+)?wake\s+up
+        # Thoughts of taking all one's tablets at once: overdose ideation.
+        | (thought|thinks|thinking|thoughts|considered|considering|urges?|plann?(ed|ing)?)\s+(about\s+|of\s+|on\s+)?(taking|swallowing)\s+(all|too\s+many|a\s+handful|a\s+lot|lots|the\s+whole\s+\w+)\s+(of\s+)?((her|his|their|my|the)\s+)?(tablets|pills|medication|medicines|meds|painkillers)
+        | (take|takes|taking|took|swallow\w*)\s+(all|the\s+whole\s+\w+|a\s+handful)\s+(of\s+)?(her|his|their|my|the)\s+(tablets|pills|medication|medicines|meds|painkillers)\s+(at\s+once|in\s+one\s+go|together)
         | no\s+(point|reason)\s+(in\s+)?(living|going\s+on|to\s+live|to\s+go\s+on|carrying\s+on|being\s+alive)
         | (not|\w+n['\x{2019}]t)\s+worth\s+living
         | ways\s+to\s+(die|end\s+(it|things))
@@ -128,12 +133,12 @@ static MOST_RECENT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static PAST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|at\s+the\s+age\s+of\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer|had\s+(felt|thought|considered|experienced)|last\s+(spring|summer|autumn|winter|month|christmas)|(during|in)\s+the\s+(spring|summer|autumn|winter)|at\s+(her|his|their|its)\s+(lowest|worst))\b")
+    Regex::new(r"\b(history\s+of|previous|previously|past|years\s+ago|historic\w*|as\s+a\s+(teenager|child|student)|in\s+(19|20)\d\d|in\s+the\s+past|last\s+year|when\s+(she|he|they)\s+(was|were)|aged\s+\d+|at\s+the\s+age\s+of\s+\d+|(between\s+)?the\s+ages\s+of\s+\d+|in\s+(her|his|their)\s+(teens|twenties|youth)|no\s+longer|had\s+(felt|thought|considered|experienced)|last\s+(spring|summer|autumn|winter|month|christmas)|(during|in)\s+the\s+(spring|summer|autumn|winter)|at\s+(her|his|their|its)\s+(lowest|worst))\b")
         .expect("static pattern compiles")
 });
 
 static CURRENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(current|currently|recent|recently|ongoing|active|now|this\s+week|last\s+week|at\s+present|presently|today|at\s+the\s+moment|lately|these\s+days|over\s+the\s+(last|past)\s+(few\s+)?(days|weeks)|has\s+been\s+having|is\s+having|this\s+month|some\s+nights|at\s+times)\b")
+    Regex::new(r"\b(current|currently|recent|recently|ongoing|active|now|this\s+week|last\s+week|at\s+present|presently|today|at\s+the\s+moment|lately|these\s+days|(over|in|during)\s+the\s+(last|past)\s+(few\s+|couple\s+of\s+|two\s+|three\s+|\d+\s+)?(days|weeks?|months?|fortnight)|has\s+been\s+having|is\s+having|this\s+month|some\s+nights|at\s+times)\b")
         .expect("static pattern compiles")
 });
 
@@ -141,7 +146,10 @@ static CURRENT: LazyLock<Regex> = LazyLock::new(|| {
 pub fn risk(text: &str) -> RiskFinding {
     let lower = text.to_lowercase();
     let mut finding = RiskFinding::default();
-    for clause in clauses(&lower) {
+    let sentences = lower
+        .split(['.', '!', '?', '\n'])
+        .filter(|s| !safety_net(s));
+    for clause in sentences.flat_map(clauses) {
         let others = OTHERS_SUICIDE
             .find_iter(clause)
             .map(|m| m.range())
@@ -185,6 +193,50 @@ pub fn risk(text: &str) -> RiskFinding {
         }
     }
     finding
+}
+
+// Safety-netting advice: what to do if risk arises, not a report that it has ("If you
+// have thoughts of harming yourself, please call 111"; "she knows to contact the crisis
+// team should she feel suicidal"). Words that say the thoughts were there before
+// ("again", "return", "worsen") make it a report.
+static CONDITIONAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(if|should\s+(you|she|he|they)|in\s+case|whenever)\b")
+        .expect("static pattern compiles")
+});
+static HELP_SEEKING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\b(contact|call|ring|phone|telephone|dial|attend|seek|go\s+to|present\s+to|text)\b",
+    )
+    .expect("static pattern compiles")
+});
+static RECURRENCE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(again|further|return\w*|recur\w*|wors\w+|persist\w*|continu\w+|any\s+more|anymore|still)\b")
+        .expect("static pattern compiles")
+});
+
+static MAIN_CLAUSE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(will|would|might|may|could|says|said|told|tells|threaten\w*|plan\w*|then)\b|['\x{2019}]ll\b")
+        .expect("static pattern compiles")
+});
+
+/// A sentence that advises what to do if risk arises: a conditional opens before the
+/// first mention and the sentence tells someone to seek help.
+fn safety_net(sentence: &str) -> bool {
+    // Most sentences hold no conditional: skip the risk scan for them.
+    if !CONDITIONAL.is_match(sentence) {
+        return false;
+    }
+    let Some(m) = RISK.find(sentence) else {
+        return false;
+    };
+    let Some(c) = CONDITIONAL.find_iter(&sentence[..m.start()]).last() else {
+        return false;
+    };
+    // The mention is the condition itself, not the main clause after it ("if his claim
+    // is refused he says he will end his life").
+    !MAIN_CLAUSE.is_match(&sentence[c.end()..m.start()])
+        && HELP_SEEKING.is_match(sentence)
+        && !RECURRENCE.is_match(sentence)
 }
 
 /// The words of a clause before a risk mention make it a relative's: the clause opens
@@ -250,7 +302,11 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (tele)?phone\s*(contact|appointments?|calls?|consultations?)\s*(ok|acceptable|suitable)?\s*[:?]\s*no\b
             | (tele)?phone\s+(calls?|appointments?|contact)\s+(is|are)\s+(very\s+|really\s+)?(difficult|hard|stressful|distressing)
             | struggles?\s+(with|on)\s+(the\s+)?(tele)?phone
-            | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(would|will)\s+not\s+be\s+(suitable|appropriate|acceptable|possible)")
+            | (tele)?phone\s+(appointments?\s+|contact\s+|sessions?\s+)?(would|will)\s+not\s+be\s+(suitable|appropriate|acceptable|possible)
+            # 'would much rather be seen in person than on the telephone'
+            | rather\s+(be\s+seen\s+|meet\s+|have\s+appointments\s+)?(in\s+person|face[\s-]to[\s-]face)\s+than\s+(on\s+the\s+|by\s+|over\s+the\s+)?(tele)?phone
+            | (tele)?phone\s+(appointments?|contact|calls?|sessions?|consultations?)\b[^.;]{0,40}?\b(have|has)\s+not\s+(worked|been\s+(possible|successful|suitable))
+            | (needs?|will\s+need|has|have)\s+to\s+be\s+seen\s+(face[\s-]to[\s-]face|in\s+person)")
         .expect("static pattern compiles")
     });
     static OK: LazyLock<Regex> = LazyLock::new(|| {
@@ -276,7 +332,11 @@ pub fn telephone_ok(text: &str) -> Option<bool> {
             | (preferred|preference)\s*(contact|method|mode)?\s*(of\s+contact)?\s*[:\-]?\s*(by\s+)?(tele)?phone
             | (would|will|could|can|may)\s+(also\s+)?(accept|consider|manage|do)\s+(a\s+)?(tele)?phone
             | accepts?\s+(a\s+)?(tele)?phone
-            | telephone\s+cbt")
+            | telephone\s+cbt
+            # 'happy for you to ring her on her mobile'
+            | happy\s+for\s+(you|us|the\s+(service|team|therapist))\s+to\s+(ring|call|phone|telephone)
+            # 'Telephone appointments with an interpreter on a three-way call are acceptable'
+            | (tele)?phone\s+(appointments?|contact|calls?|sessions?|consultations?)\b[^.;]{0,60}?\b(is|are|would\s+be)\s+(fine|ok|okay|acceptable|suitable)\b")
         .expect("static pattern compiles")
     });
     let lower = text.to_lowercase();
@@ -304,6 +364,44 @@ fn clauses(text: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn safety_netting_advice_is_not_reported_risk() {
+        for text in [
+            "If you have thoughts of harming yourself, please call 111 or your GP.",
+            "Should you feel suicidal at any time, contact the crisis line on the number below.",
+            "She knows to ring the crisis team if she has thoughts of self-harm.",
+        ] {
+            assert_eq!(risk(text), RiskFinding::default(), "{text}");
+        }
+        for text in [
+            "She knows to ring the crisis team if her thoughts of self-harm return.",
+            "If his claim is refused he says he will end his life, and I asked him to call 111.",
+            "She has had thoughts of suicide this week. If they get worse she will call 111.",
+        ] {
+            assert!(risk(text).mentioned, "{text}");
+        }
+    }
+
+    #[test]
+    fn passive_wishes_in_two_steps_and_thoughts_of_taking_all_tablets_are_risk() {
+        for text in [
+            "Most nights he wishes he could go to sleep and not wake up.",
+            "She wishes she could fall asleep and never wake up.",
+            "She has thought about taking all her tablets at once.",
+            "He has had thoughts of swallowing all of his painkillers.",
+            "She said she might take all her pills together.",
+        ] {
+            let f = risk(text);
+            assert!(f.mentioned, "{text}");
+        }
+        let f = risk(
+            "She wishes she could go to sleep and not wake up and that sometimes her family would be better off without her.",
+        );
+        assert!(f.mentioned && f.current);
+        assert!(!risk("She is taking all her tablets as prescribed.").mentioned);
+        assert!(!risk("She goes to sleep late and does not wake up until noon.").mentioned);
+    }
 
     #[test]
     fn negated_mentions_are_not_risk() {
@@ -507,8 +605,54 @@ mod tests {
     }
 
     #[test]
+    fn thoughts_over_the_last_weeks_or_month_are_current() {
+        for text in [
+            "He has had fleeting thoughts of suicide over the last month but no plans.",
+            "She has thought of overdosing most days over the past 2 weeks.",
+            "In the past couple of weeks he has had thoughts of harming himself.",
+        ] {
+            let f = risk(text);
+            assert!(f.mentioned && f.current, "{text}");
+        }
+        let f = risk("She took an overdose last month.");
+        assert!(f.mentioned && !f.current);
+    }
+
+    #[test]
     fn a_negated_current_cue_leaves_past_risk_routine() {
         let f = risk("He took an overdose aged 19 and there is no current risk.");
+        assert!(f.mentioned && !f.current);
+    }
+
+    #[test]
+    fn telephone_wordings_with_words_between() {
+        for (text, want) in [
+            (
+                "Happy for you to ring him on his landline in the mornings.",
+                Some(true),
+            ),
+            (
+                "Phone sessions with a Farsi interpreter on the line are fine for her.",
+                Some(true),
+            ),
+            (
+                "He would rather be seen in person than on the phone.",
+                Some(false),
+            ),
+            (
+                "Phone appointments with an interpreter have not worked for him.",
+                Some(false),
+            ),
+            ("She needs to be seen face to face.", Some(false)),
+            ("Phone calls with his brother are not possible.", None),
+        ] {
+            assert_eq!(telephone_ok(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_episode_between_given_ages_is_past() {
+        let f = risk("She cut her arms between the ages of 13 and 16.");
         assert!(f.mentioned && !f.current);
     }
 

@@ -237,6 +237,11 @@ static NOT_URGENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(\b(not|non|no|nothing|isn't|wasn't)\b[\s-]*(an?\s+|as\s+|the\s+|particularly\s+|very\s+)?$)").expect("static pattern compiles")
 });
 
+static HYPOTHETICAL_NEED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(would|will|may|might|could|can)\s+(need|require)s?\s+(an?\s+)?$")
+        .expect("static pattern compiles")
+});
+
 /// An urgent request to some other service ("an urgent MRI", "urgent referral to the
 /// spinal surgeons") says nothing about this referral.
 static OTHER_SERVICE: LazyLock<Regex> = LazyLock::new(|| {
@@ -418,7 +423,9 @@ fn urgency_asked(doc: &Doc<'_>, prose: &str, sink: &mut Sink) {
                 .next()
                 .unwrap_or(before)
         );
+        // "which would need urgent attention": a hypothetical need, not a request.
         if NOT_URGENT.is_match(before)
+            || HYPOTHETICAL_NEED.is_match(before)
             || after.trim_start().starts_with("care")
             || after.trim_start().starts_with("treatment centre")
             || OTHER_SERVICE.is_match(&sentence)

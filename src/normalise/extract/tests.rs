@@ -417,6 +417,16 @@ fn urgency_for_other_services_does_not_make_the_referral_urgent() {
 }
 
 #[test]
+fn a_hypothetical_urgent_need_is_not_an_urgent_request() {
+    let r = read(
+        "Dear Colleague\n\nRe: Mrs Jane Smith\n\nPlease offer her CBT. I told her that new leg weakness would need urgent attention.\n",
+    );
+    assert_eq!(r.urgency, Urgency::Routine);
+    let r = read("Dear Colleague\n\nRe: Mrs Jane Smith\n\nPlease see her urgently for CBT.\n");
+    assert_eq!(r.urgency, Urgency::Urgent);
+}
+
+#[test]
 fn an_addressee_above_the_patient_details_is_not_the_patient() {
     let r = read(
         "Dear Dr Walsh\n\nDr Kieran Walsh\nOld Town Surgery\nMiss Laura Bennett   DOB 17/04/1994\n",
