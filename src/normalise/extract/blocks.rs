@@ -544,6 +544,16 @@ fn starts_field(s: &str) -> bool {
     FIELD.is_match(s)
 }
 
+/// The column where a list item's text starts ("3.  Referral to ..." -> 4), or an
+/// indented line's indent: wrapped lines of the item hang at that column.
+fn hanging(s: &str) -> usize {
+    static ITEM: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^\s*(?:[-*\u{2022}]|\d{1,2}[.)])\s+").expect("static pattern compiles")
+    });
+    ITEM.find(s)
+        .map_or(s.len() - s.trim_start().len(), |m| m.end())
+}
+
 /// Replaces the line break between two lines of the same wrapped sentence with a space.
 fn unwrap_prose(text: &str, lines: &[Line<'_>], zones: &[Zone]) -> String {
     let mut bytes = text.as_bytes().to_vec();
@@ -559,7 +569,7 @@ fn unwrap_prose(text: &str, lines: &[Line<'_>], zones: &[Zone]) -> String {
             || text::has_wide_gap(a.text)
             || a.text.trim_end().ends_with(':')
             || starts_field(b.text)
-            || b.indent() >= 2
+            || (b.indent() >= 2 && b.indent() != hanging(a.text))
         {
             continue;
         }
@@ -602,6 +612,14 @@ mod tests {
         assert_eq!(doc.flat.len(), LETTER.len());
         assert!(doc.flat.contains("would like to try CBT"));
         assert!(doc.flat.contains("Re: Mrs Jane SMITH\nDOB"));
+    }
+
+    #[test]
+    fn a_list_items_hanging_lines_join_it() {
+        let text = "Dear Colleague\n\nPlan:\n1.  I would be grateful if you could offer her\n    CBT for her pain and low mood in due course.\n2.  Review in clinic in three months with bloods.\n\nYours sincerely\n\nDr Ann Lee\n";
+        let doc = Doc::read(text);
+        assert!(doc.flat.contains("offer her     CBT"));
+        assert!(doc.flat.contains("course.\n2."));
     }
 
     #[test]
