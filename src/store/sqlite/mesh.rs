@@ -19,9 +19,12 @@ pub(super) async fn use_tokens(
     uses: &[&MeshTokenUse],
 ) -> Result<Vec<bool>, StoreError> {
     // Counts above i64::MAX cannot be stored; such a token is refused as a replay.
-    let storable: Vec<(&MeshTokenUse, i64)> = uses
+    let counts: Vec<Option<i64>> = uses
         .iter()
-        .filter_map(|t| i64::try_from(t.nonce_count).ok().map(|c| (*t, c)))
+        .map(|t| i64::try_from(t.nonce_count).ok())
+        .collect();
+    let storable: Vec<(&MeshTokenUse, i64)> = (uses.iter().zip(&counts))
+        .filter_map(|(t, c)| c.map(|c| (*t, c)))
         .collect();
     let mut inserted = HashSet::new();
     if !storable.is_empty() {
@@ -45,10 +48,9 @@ pub(super) async fn use_tokens(
         }
     }
     // Each inserted key answers "fresh" once, to the first use that carried it.
-    Ok(uses
-        .iter()
-        .map(|t| {
-            i64::try_from(t.nonce_count).is_ok_and(|count| {
+    Ok((uses.iter().zip(counts))
+        .map(|(t, count)| {
+            count.is_some_and(|count| {
                 inserted.remove(&(t.mailbox.as_str().to_owned(), t.nonce.clone(), count))
             })
         })

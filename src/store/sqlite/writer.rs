@@ -198,11 +198,10 @@ async fn commit_batch(
                 // statements whatever its length.
                 let mut run = vec![(new, tx)];
                 while run.len() < accept::MAX_RUN
-                    && let Some(Job::Accept(..)) = jobs.peek()
+                    && let Some(Job::Accept(new, tx)) =
+                        jobs.next_if(|j| matches!(j, Job::Accept(..)))
                 {
-                    if let Some(Job::Accept(new, tx)) = jobs.next() {
-                        run.push((new, tx));
-                    }
+                    run.push((new, tx));
                 }
                 accept_jobs(conn, head, run, &mut pending).await;
             }
@@ -236,12 +235,10 @@ async fn commit_batch(
             Job::UseToken(token, tx) => {
                 // Consecutive uses go in one statement, as intakes do.
                 let mut run = vec![(token, tx)];
-                while run.len() < MAX_BATCH
-                    && let Some(Job::UseToken(..)) = jobs.peek()
+                while let Some(Job::UseToken(token, tx)) =
+                    jobs.next_if(|j| matches!(j, Job::UseToken(..)))
                 {
-                    if let Some(Job::UseToken(token, tx)) = jobs.next() {
-                        run.push((token, tx));
-                    }
+                    run.push((token, tx));
                 }
                 if !forgot_expired_tokens {
                     forgot_expired_tokens = true;
